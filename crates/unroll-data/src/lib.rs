@@ -1,0 +1,1 @@
+//! unroll-data (in progress).

@@ -1,0 +1,1 @@
+//! unroll-models (in progress).

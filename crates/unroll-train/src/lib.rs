@@ -1,0 +1,1 @@
+//! unroll-train (in progress).
