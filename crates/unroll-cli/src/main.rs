@@ -1,1 +1,138 @@
-fn main() {}
+//! `unroll`: train, evaluate, export and run unrolled reconstruction networks.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use unroll_train::commands::{self, EvalOptions};
+use unroll_train::infer::{self, InferOptions};
+use unroll_train::package::{self, RunFolder};
+use unroll_train::trainer::{self, TrainOptions};
+use unroll_train::{BackendKind, ExperimentConfig, TrainError};
+
+/// Train, evaluate and export unrolled networks for imaging inverse problems
+/// (MRI, deblurring, compressed sensing, CT, inpainting, denoising).
+#[derive(Parser, Debug)]
+#[command(name = "unroll", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model described by an experiment file (TOML).
+    Train {
+        /// The experiment file, e.g. experiments/quickstart.toml.
+        experiment: PathBuf,
+        /// Output folder for checkpoints, logs and metrics [default: checkpoints/<experiment name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Continue the run whose checkpoint is in the output folder.
+        #[arg(long)]
+        resume: bool,
+        /// Compute backend (overrides the file's `backend`).
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+        /// Override a config key, e.g. --set train.epochs=1 --set optimizer.lr=3e-4 (repeatable;
+        /// the value is TOML, bare words are strings).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Evaluate a checkpoint or package on held-out data: metrics.json, metrics.csv and PNG panels
+    /// (target | input | reconstruction | error).
+    Eval {
+        /// A training output folder (uses its best model) or an exported package.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Use this experiment file instead of the one stored with the checkpoint.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Read clean images from this path instead (same kind of source as the experiment).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Report folder [default: <checkpoint>/eval].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Compute backend [default: flex].
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+    },
+    /// Export a trained model as a self-contained package (config, safetensors weights, metadata).
+    Export {
+        /// The training output folder.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The package folder to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Reconstruct new measurements with a package (no ground truth): writes recon.npy and PNGs.
+    Infer {
+        /// The exported package.
+        #[arg(long)]
+        model: PathBuf,
+        /// The measurement: fastMRI-layout HDF5 k-space for MRI packages, an image or 2D .npy for
+        /// denoising/deblurring packages.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output folder.
+        #[arg(long, default_value = "inference")]
+        out: PathBuf,
+        /// Deblurring: width (standard deviation, pixels) of the Gaussian PSF [default: middle of
+        /// the training range].
+        #[arg(long)]
+        psf_sigma: Option<f64>,
+        /// Compute backend [default: flex].
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+    },
+    /// Describe a data file (HDF5, NIfTI, NPY/NPZ, PNG/JPEG, IDX), a training output folder or a package.
+    Inspect {
+        /// The file or folder.
+        path: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> Result<(), TrainError> {
+    match cli.command {
+        Command::Train { experiment, out, resume, backend, set } => {
+            let mut config = ExperimentConfig::load(&experiment, &set)?;
+            if let Some(backend) = backend {
+                config.backend = backend;
+            }
+            let out_dir = out.unwrap_or_else(|| config.default_out_dir());
+            trainer::train(&config, &TrainOptions { out_dir, resume })?;
+        }
+        Command::Eval { checkpoint, config, data, out, backend } => {
+            let out = out.unwrap_or_else(|| checkpoint.join("eval"));
+            commands::eval(&EvalOptions { checkpoint, config, data, out, backend })?;
+        }
+        Command::Export { checkpoint, out } => {
+            let metadata = package::export(&RunFolder::open(&checkpoint)?, &out)?;
+            println!("exported {} ({}) to {}", metadata.name, metadata.model, out.display());
+        }
+        Command::Infer { model, input, out, psf_sigma, backend } => {
+            let device = backend.unwrap_or_default().device();
+            let package = package::load(&model, &device)?;
+            let images = infer::infer(&package, &InferOptions { input, out_dir: out.clone(), psf_sigma }, &device)?;
+            println!("reconstructed {} image(s) into {}", images.len(), out.display());
+        }
+        Command::Inspect { path } => print!("{}", commands::inspect(&path)?),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

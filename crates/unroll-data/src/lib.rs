@@ -1,1 +1,11 @@
-//! unroll-data (in progress).
+//! `unroll-data`: readers for the field's file formats, measurement simulation with
+//! `unroll-physics`, deterministic splits and batching.
+
+pub mod dataset;
+pub mod error;
+pub mod readers;
+pub mod simulate;
+
+pub use dataset::{AugmentConfig, DataConfig, Item, SimulationBatcher, SourceConfig, Split, SplitConfig, SplitDataset};
+pub use error::DataError;
+pub use simulate::{Measured, ProblemConfig, Simulation, SimulationVisitor, gaussian_psf};

@@ -38,6 +38,9 @@ pub trait Signal: Clone + Sized {
     fn from_channels(x: Tensor<4>) -> Self;
     /// Detaches from the autodiff graph.
     fn detach(self) -> Self;
+    /// The real image used for metrics and display: the signal itself if real, its modulus if
+    /// complex. Shape `[N, C, H, W]`.
+    fn image(self) -> Tensor<4>;
 }
 
 fn per_sample(factor: Tensor<1>) -> Tensor<4> {
@@ -86,6 +89,9 @@ impl Signal for Tensor<4> {
     fn detach(self) -> Self {
         Tensor::detach(self)
     }
+    fn image(self) -> Tensor<4> {
+        self
+    }
 }
 
 impl Signal for Complex<4> {
@@ -122,6 +128,9 @@ impl Signal for Complex<4> {
     }
     fn detach(self) -> Self {
         Complex::detach(self)
+    }
+    fn image(self) -> Tensor<4> {
+        self.abs()
     }
 }
 

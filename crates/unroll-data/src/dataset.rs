@@ -1,0 +1,381 @@
+//! Image data sets: sources, deterministic splits, crops and flips, and batching through a
+//! simulation into `(operator, measurement, target)` batches.
+//!
+//! Normalisation convention: every clean image is divided by its own maximum, so targets lie in
+//! `[0, 1]`; the training step further scales each measurement by its adjoint image's maximum and
+//! undoes that scale at the output (see `unroll-train`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn::prelude::*;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::DataError;
+use crate::readers::{self, Image};
+use crate::simulate::{Measured, ProblemConfig, Simulation};
+
+/// Where the clean images come from (typed config: `kind = "image_folder"`, …). Relative paths are
+/// resolved against the experiment file's folder by the caller.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// Every PNG/JPEG file of a folder, sorted by name.
+    ImageFolder {
+        /// The folder.
+        path: PathBuf,
+        /// Convert colour images to one luma channel.
+        #[serde(default = "default_true")]
+        grayscale: bool,
+    },
+    /// Slices of a NIfTI volume.
+    Nifti {
+        /// The `.nii` or `.nii.gz` file.
+        path: PathBuf,
+        /// Slicing axis of the NIfTI (x, y, z) grid (2 = axial).
+        #[serde(default = "default_axis")]
+        axis: usize,
+        /// Half-open slice range `[first, end)`; all slices if absent.
+        slices: Option<[usize; 2]>,
+    },
+    /// A `.npy` array of shape `[H, W]` or `[N, H, W]`, or one array of a `.npz` archive.
+    Npy {
+        /// The file.
+        path: PathBuf,
+        /// The array's name inside a `.npz`.
+        key: Option<String>,
+    },
+    /// MNIST-style digits: an IDX image file (`.gz` or plain) or a CSV with the label last.
+    Digits {
+        /// The file.
+        path: PathBuf,
+        /// Image side for CSV files (28 for MNIST, 8 for sklearn digits).
+        #[serde(default = "default_side")]
+        side: usize,
+        /// Use only the first `limit` images.
+        limit: Option<usize>,
+    },
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_axis() -> usize {
+    2
+}
+fn default_side() -> usize {
+    28
+}
+
+impl SourceConfig {
+    /// The same source with its path resolved against `base` if relative (made absolute, so a saved
+    /// copy of the config stays valid from any folder).
+    pub fn resolved(mut self, base: &Path) -> Self {
+        let path = match &mut self {
+            SourceConfig::ImageFolder { path, .. }
+            | SourceConfig::Nifti { path, .. }
+            | SourceConfig::Npy { path, .. }
+            | SourceConfig::Digits { path, .. } => path,
+        };
+        if path.is_relative() {
+            let joined = base.join(&*path);
+            *path = std::path::absolute(&joined).unwrap_or(joined);
+        }
+        self
+    }
+
+    /// Loads every image, each scaled to `[0, 1]` by its maximum.
+    pub fn load(&self) -> Result<Vec<Image>, DataError> {
+        let mut images = match self {
+            SourceConfig::ImageFolder { path, grayscale } => readers::list_images(path)?
+                .iter()
+                .map(|p| readers::read_image(p, *grayscale))
+                .collect::<Result<Vec<_>, _>>()?,
+            SourceConfig::Nifti { path, axis, slices } => {
+                readers::read_nifti_slices(path, *axis, slices.map(|[a, b]| a..b))?
+            }
+            SourceConfig::Npy { path, key } => {
+                let array = match key {
+                    Some(key) => readers::read_npz(path, key)?,
+                    None => readers::read_npy(path)?,
+                };
+                let (count, h, w) = match array.shape[..] {
+                    [h, w] => (1, h, w),
+                    [n, h, w] => (n, h, w),
+                    _ => {
+                        return Err(DataError::file(path, format!("expected shape [H, W] or [N, H, W], got {:?}", array.shape)));
+                    }
+                };
+                array
+                    .data
+                    .chunks(h * w)
+                    .take(count)
+                    .map(|c| Image { channels: 1, height: h, width: w, data: c.to_vec() })
+                    .collect()
+            }
+            SourceConfig::Digits { path, side, limit } => {
+                let name = path.to_string_lossy().to_lowercase();
+                let mut images = if name.ends_with(".csv") || name.ends_with(".csv.gz") {
+                    readers::read_digits_csv(path, *side)?.0
+                } else {
+                    readers::read_idx_images(path)?
+                };
+                images.truncate(limit.unwrap_or(usize::MAX));
+                images
+            }
+        };
+        if images.is_empty() {
+            return Err(DataError::file(self.path(), "contains no images".to_string()));
+        }
+        for image in &mut images {
+            let max = image.data.iter().fold(0f32, |m, &v| m.max(v));
+            if max > 0.0 {
+                image.data.iter_mut().for_each(|v| *v /= max);
+            }
+        }
+        Ok(images)
+    }
+
+    /// The file or folder it reads.
+    pub fn path(&self) -> &Path {
+        match self {
+            SourceConfig::ImageFolder { path, .. }
+            | SourceConfig::Nifti { path, .. }
+            | SourceConfig::Npy { path, .. }
+            | SourceConfig::Digits { path, .. } => path,
+        }
+    }
+}
+
+/// Fractions of the images in each split (the rest is unused). The split is deterministic: the
+/// image order is shuffled with the experiment seed (or kept, with `contiguous`, which keeps
+/// neighbouring slices of a volume together) and cut into train, validation and test in that order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitConfig {
+    /// Training fraction.
+    pub train: f64,
+    /// Validation fraction.
+    pub val: f64,
+    /// Test fraction.
+    #[serde(default)]
+    pub test: f64,
+    /// Keep the source order instead of shuffling.
+    #[serde(default)]
+    pub contiguous: bool,
+}
+
+impl Default for SplitConfig {
+    fn default() -> Self {
+        Self { train: 0.8, val: 0.2, test: 0.0, contiguous: false }
+    }
+}
+
+/// One of the three splits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// Training (random crops and flips, new simulation seeds every epoch).
+    Train,
+    /// Validation (centre crops, fixed seeds).
+    Val,
+    /// Test (centre crops, fixed seeds).
+    Test,
+}
+
+impl SplitConfig {
+    /// Checks the fractions.
+    pub fn validate(&self) -> Result<(), String> {
+        let all = [self.train, self.val, self.test];
+        if all.iter().any(|f| !(0.0..=1.0).contains(f)) || all.iter().sum::<f64>() > 1.0 + 1e-9 {
+            return Err(format!("fractions must be in [0, 1] and sum to at most 1, got {all:?}"));
+        }
+        Ok(())
+    }
+
+    /// Image indices of `split` among `count` images.
+    pub fn indices(&self, count: usize, split: Split, seed: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..count).collect();
+        if !self.contiguous {
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        }
+        let n_train = (self.train * count as f64).round() as usize;
+        let n_val = ((self.val * count as f64).round() as usize).min(count - n_train);
+        let n_test = ((self.test * count as f64).round() as usize).min(count - n_train - n_val);
+        let range = match split {
+            Split::Train => 0..n_train,
+            Split::Val => n_train..n_train + n_val,
+            Split::Test => n_train + n_val..n_train + n_val + n_test,
+        };
+        order[range].to_vec()
+    }
+}
+
+/// Random augmentation of training images.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentConfig {
+    /// Random horizontal and vertical flips.
+    #[serde(default)]
+    pub flip: bool,
+}
+
+/// A data item: a clean image and the seed of its simulated measurement.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// `[C, H, W]` in `[0, 1]`.
+    pub image: Image,
+    /// Seed of everything random in its measurement.
+    pub seed: u64,
+}
+
+/// One split of an image set as a Burn [`Dataset`] of [`Item`]s.
+#[derive(Clone, Debug)]
+pub struct SplitDataset {
+    images: Arc<Vec<Image>>,
+    indices: Vec<usize>,
+    split: Split,
+    crop: Option<[usize; 2]>,
+    augment: AugmentConfig,
+    seed: u64,
+    epoch: u64,
+}
+
+impl SplitDataset {
+    /// The split `split` of `images`. Checks that every image can be cropped to `crop` (or, without
+    /// a crop, that all images share one size).
+    pub fn new(
+        images: Arc<Vec<Image>>,
+        indices: Vec<usize>,
+        split: Split,
+        crop: Option<[usize; 2]>,
+        augment: AugmentConfig,
+        seed: u64,
+    ) -> Result<Self, String> {
+        let mut sizes = indices.iter().map(|&i| (images[i].channels, images[i].height, images[i].width));
+        if let Some(first) = sizes.next() {
+            for (c, h, w) in sizes.chain(std::iter::once(first)) {
+                if c != first.0 {
+                    return Err(format!("images have different channel counts ({c} and {})", first.0));
+                }
+                match crop {
+                    Some([ch, cw]) if ch > h || cw > w => {
+                        return Err(format!("crop {ch}x{cw} is larger than an image of {h}x{w}"));
+                    }
+                    None if (h, w) != (first.1, first.2) => {
+                        return Err(format!("images have different sizes ({h}x{w} and {}x{}); set data.crop", first.1, first.2));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Self { images, indices, split, crop, augment, seed, epoch: 0 })
+    }
+
+    /// The same split at another epoch (training crops, flips and measurement seeds change).
+    pub fn at_epoch(&self, epoch: u64) -> Self {
+        Self { epoch, ..self.clone() }
+    }
+
+    /// Shape `[C, H, W]` of the items.
+    pub fn item_shape(&self) -> Option<[usize; 3]> {
+        let first = &self.images[*self.indices.first()?];
+        let [h, w] = self.crop.unwrap_or([first.height, first.width]);
+        Some([first.channels, h, w])
+    }
+
+    /// Items `positions` (positions in this split), loaded in parallel.
+    pub fn items(&self, positions: &[usize]) -> Result<Vec<Item>, DataError> {
+        positions.par_iter().map(|&p| self.get(p)).collect()
+    }
+}
+
+impl Dataset<Item, DataError> for SplitDataset {
+    fn get(&self, position: usize) -> Result<Item, DataError> {
+        let index = self.indices[position];
+        let image = &self.images[index];
+        let epoch = if self.split == Split::Train { self.epoch } else { 0 };
+        let item_seed = self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let mut rng = ChaCha8Rng::seed_from_u64(item_seed);
+        let [h, w] = self.crop.unwrap_or([image.height, image.width]);
+        let (top, left) = if self.split == Split::Train {
+            (rng.random_range(0..=image.height - h), rng.random_range(0..=image.width - w))
+        } else {
+            ((image.height - h) / 2, (image.width - w) / 2)
+        };
+        let flip = self.split == Split::Train && self.augment.flip;
+        let (flip_rows, flip_cols) = (flip && rng.random(), flip && rng.random());
+        let mut data = Vec::with_capacity(image.channels * h * w);
+        for c in 0..image.channels {
+            for r in 0..h {
+                let src_r = top + if flip_rows { h - 1 - r } else { r };
+                for q in 0..w {
+                    let src_c = left + if flip_cols { w - 1 - q } else { q };
+                    data.push(image.data[(c * image.height + src_r) * image.width + src_c]);
+                }
+            }
+        }
+        Ok(Item { image: Image { channels: image.channels, height: h, width: w, data }, seed: rng.random() })
+    }
+
+    fn len(&self) -> usize {
+        self.indices.len()
+    }
+}
+
+/// Stacks items into a clean batch `[N, C, H, W]` and simulates its measurement.
+#[derive(Clone, Debug)]
+pub struct SimulationBatcher<S> {
+    /// The simulation.
+    pub simulation: S,
+}
+
+impl<S: Simulation> Batcher<Item, Measured<S::Op>> for SimulationBatcher<S> {
+    fn batch(&self, items: Vec<Item>, device: &Device) -> Measured<S::Op> {
+        let first = &items[0].image;
+        let shape = [items.len(), first.channels, first.height, first.width];
+        let data: Vec<f32> = items.iter().flat_map(|i| i.image.data.iter().copied()).collect();
+        let seeds: Vec<u64> = items.iter().map(|i| i.seed).collect();
+        let clean = Tensor::from_data(TensorData::new(data, shape), device);
+        self.simulation.simulate(clean, &seeds)
+    }
+}
+
+/// Everything about the data of an experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Where the clean images come from.
+    pub source: SourceConfig,
+    /// The simulated inverse problem.
+    pub problem: ProblemConfig,
+    /// Train/validation/test fractions.
+    #[serde(default)]
+    pub split: SplitConfig,
+    /// Crop size `[H, W]` (random position for training, centred otherwise).
+    pub crop: Option<[usize; 2]>,
+    /// Training augmentation.
+    #[serde(default)]
+    pub augment: AugmentConfig,
+}
+
+impl DataConfig {
+    /// Loads the source and builds the split `split`.
+    pub fn dataset(&self, images: Arc<Vec<Image>>, split: Split, seed: u64) -> Result<SplitDataset, String> {
+        let indices = self.split.indices(images.len(), split, seed);
+        let dataset = SplitDataset::new(images, indices, split, self.crop, self.augment.clone(), seed)?;
+        if let Some([_, h, w]) = dataset.item_shape()
+            && self.problem.needs_square_images()
+            && h != w
+        {
+            return Err(format!("the {:?} problem needs square images, got {h}x{w}; set data.crop", self.problem));
+        }
+        Ok(dataset)
+    }
+}

@@ -1,0 +1,417 @@
+//! On-the-fly simulation of measurements from clean images with `unroll-physics`, so one image set
+//! serves many inverse problems.
+//!
+//! Every sample gets its own seed; the seed fixes everything random about its measurement (mask,
+//! coil-array rotation, image phase, PSF jitter, noise), so a validation set is identical at every
+//! epoch and on every backend. Clean images are real `[N, C, H, W]` in `[0, 1]`.
+
+use std::f64::consts::PI;
+use std::sync::{Arc, Mutex};
+
+use burn::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use unroll_physics::coils::birdcage_maps;
+use unroll_physics::{
+    Blur, BlurBoundary, Complex, CompressedSensing, Fft2, Identity, Inpainting, LinearOperator, MaskConfig,
+    MultiCoilMri, NoiseModel, Radon,
+};
+
+/// A simulated batch: the operator with its per-sample parameters, the measurement and the target.
+#[derive(Clone, Debug)]
+pub struct Measured<Op: LinearOperator> {
+    /// The forward operator of this batch.
+    pub op: Op,
+    /// The measurement `y = A x + noise`.
+    pub y: Op::Range,
+    /// The ground truth `x`.
+    pub target: Op::Domain,
+}
+
+/// A measurement simulator for one operator type.
+pub trait Simulation: Clone + Send + Sync + 'static {
+    /// The operator it builds.
+    type Op: LinearOperator + Clone + Send + 'static;
+
+    /// Simulates the measurement of the clean batch `clean` (`[N, C, H, W]`), sample `n` from
+    /// `seeds[n]`.
+    fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Self::Op>;
+
+    /// Channels the model sees for `image_channels` clean channels (complex doubles them).
+    fn model_channels(&self, image_channels: usize) -> usize;
+}
+
+/// Something that runs generic code on the concrete simulation a [`ProblemConfig`] selects.
+pub trait SimulationVisitor {
+    /// What the visit returns.
+    type Output;
+    /// Called with the concrete simulation.
+    fn visit<S: Simulation>(self, simulation: S) -> Self::Output;
+}
+
+/// The inverse problem to simulate (typed config: `kind = "multicoil_mri"`, …).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProblemConfig {
+    /// Cartesian multi-coil MRI with simulated birdcage coil maps (rotated per sample) and a mask
+    /// per sample; the image may carry a smooth random phase.
+    MulticoilMri {
+        /// Number of coils (1 = single-coil, no maps).
+        #[serde(default = "default_coils")]
+        coils: usize,
+        /// Sampling mask family.
+        mask: MaskConfig,
+        /// Noise on k-space (real and imaginary parts).
+        #[serde(default)]
+        noise: NoiseModel,
+        /// FFT convention.
+        #[serde(default)]
+        fft: Fft2,
+        /// Peak amplitude (radians) of a smooth random phase given to the image; 0 = real image.
+        #[serde(default)]
+        phase: f64,
+    },
+    /// Gaussian blur with a per-sample width drawn uniformly from `sigma = [min, max]` pixels.
+    Blur {
+        /// Range of the Gaussian PSF's standard deviation, in pixels.
+        sigma: [f64; 2],
+        /// Side of the (square, odd) PSF support.
+        #[serde(default = "default_kernel")]
+        kernel_size: usize,
+        /// Boundary condition.
+        #[serde(default)]
+        boundary: BlurBoundary,
+        /// Measurement noise.
+        #[serde(default)]
+        noise: NoiseModel,
+    },
+    /// Random pixel masks keeping a fraction `keep` of the pixels.
+    Inpainting {
+        /// Fraction of observed pixels.
+        keep: f64,
+        /// Measurement noise.
+        #[serde(default)]
+        noise: NoiseModel,
+    },
+    /// Denoising (identity operator).
+    Denoising {
+        /// The noise to remove.
+        noise: NoiseModel,
+    },
+    /// Gaussian compressed sensing of whole images with `ratio · C·H·W` measurements.
+    CompressedSensing {
+        /// Measurement ratio `m / n`.
+        ratio: f64,
+        /// Seed of the (fixed) matrix.
+        #[serde(default)]
+        matrix_seed: u64,
+        /// Measurement noise.
+        #[serde(default)]
+        noise: NoiseModel,
+    },
+    /// Parallel-beam CT with `angles` views evenly spread over 180°.
+    Tomography {
+        /// Number of projection angles.
+        angles: usize,
+        /// Measurement noise.
+        #[serde(default)]
+        noise: NoiseModel,
+    },
+}
+
+fn default_coils() -> usize {
+    8
+}
+fn default_kernel() -> usize {
+    9
+}
+
+impl ProblemConfig {
+    /// Checks the parameters, naming the offending one.
+    pub fn validate(&self) -> Result<(), String> {
+        let noise = match self {
+            ProblemConfig::MulticoilMri { coils, mask, noise, .. } => {
+                if *coils == 0 {
+                    return Err("coils must be at least 1".into());
+                }
+                mask.validate().map_err(|e| format!("mask: {e}"))?;
+                noise
+            }
+            ProblemConfig::Blur { sigma, kernel_size, noise, .. } => {
+                if !(sigma[0] > 0.0 && sigma[0] <= sigma[1]) {
+                    return Err(format!("sigma must be [min, max] with 0 < min <= max, got {sigma:?}"));
+                }
+                if kernel_size % 2 == 0 {
+                    return Err(format!("kernel_size must be odd, got {kernel_size}"));
+                }
+                noise
+            }
+            ProblemConfig::Inpainting { keep, noise } => {
+                if !(*keep > 0.0 && *keep <= 1.0) {
+                    return Err(format!("keep must be in (0, 1], got {keep}"));
+                }
+                noise
+            }
+            ProblemConfig::Denoising { noise } => noise,
+            ProblemConfig::CompressedSensing { ratio, noise, .. } => {
+                if !(*ratio > 0.0 && *ratio <= 1.0) {
+                    return Err(format!("ratio must be in (0, 1], got {ratio}"));
+                }
+                noise
+            }
+            ProblemConfig::Tomography { angles, noise } => {
+                if *angles == 0 {
+                    return Err("angles must be at least 1".into());
+                }
+                noise
+            }
+        };
+        noise.validate().map_err(|e| format!("noise: {e}"))
+    }
+
+    /// Runs `visitor` on the concrete simulation for images of shape `[C, H, W]`.
+    pub fn visit<V: SimulationVisitor>(&self, image: [usize; 3], visitor: V) -> V::Output {
+        match self.clone() {
+            ProblemConfig::MulticoilMri { coils, mask, noise, fft, phase } => {
+                visitor.visit(MriSimulation { coils, mask, noise, fft, phase })
+            }
+            ProblemConfig::Blur { sigma, kernel_size, boundary, noise } => {
+                visitor.visit(BlurSimulation { sigma, kernel_size, boundary, noise })
+            }
+            ProblemConfig::Inpainting { keep, noise } => visitor.visit(InpaintingSimulation { keep, noise }),
+            ProblemConfig::Denoising { noise } => visitor.visit(DenoisingSimulation { noise }),
+            ProblemConfig::CompressedSensing { ratio, matrix_seed, noise } => {
+                let n: usize = image.iter().product();
+                let m = ((n as f64 * ratio).round() as usize).max(1);
+                visitor.visit(FixedOperatorSimulation::new(noise, move |device| {
+                    CompressedSensing::gaussian(m, image, matrix_seed, device)
+                }))
+            }
+            ProblemConfig::Tomography { angles, noise } => {
+                assert_eq!(image[1], image[2], "tomography needs square images (checked when the data set is built)");
+                visitor.visit(FixedOperatorSimulation::new(noise, move |device| {
+                    Radon::new(image[1], &Radon::uniform_angles(angles), device)
+                }))
+            }
+        }
+    }
+
+    /// Whether the problem needs square images.
+    pub fn needs_square_images(&self) -> bool {
+        matches!(self, ProblemConfig::Tomography { .. })
+    }
+}
+
+/// A fresh RNG for sample `seed` and purpose `stream` (so mask, maps and noise are independent).
+fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+fn noise_seeds(seeds: &[u64]) -> Vec<u64> {
+    seeds.iter().map(|&s| rng(s, 99).random()).collect()
+}
+
+/// Multi-coil MRI simulation (see [`ProblemConfig::MulticoilMri`]).
+#[derive(Clone, Debug)]
+pub struct MriSimulation {
+    coils: usize,
+    mask: MaskConfig,
+    noise: NoiseModel,
+    fft: Fft2,
+    phase: f64,
+}
+
+impl Simulation for MriSimulation {
+    type Op = MultiCoilMri;
+
+    fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<MultiCoilMri> {
+        let [n, c, h, w] = clean.dims();
+        assert_eq!(c, 1, "MRI simulation takes single-channel images");
+        let device = clean.device();
+        let mask = Tensor::cat(
+            seeds.iter().map(|&s| self.mask.generate([h, w], rng(s, 1).random()).to_tensor(&device)).collect(),
+            0,
+        );
+        let target = if self.phase > 0.0 {
+            let phases: Vec<f32> = seeds.iter().flat_map(|&s| smooth_phase([h, w], self.phase, &mut rng(s, 2))).collect();
+            let phase = Tensor::<4>::from_data(TensorData::new(phases, [n, 1, h, w]), &device);
+            Complex::new(clean.clone() * phase.clone().cos(), clean * phase.sin())
+        } else {
+            Complex::from_real(clean)
+        };
+        let op = if self.coils == 1 {
+            MultiCoilMri::single_coil(mask, self.fft)
+        } else {
+            let maps: Vec<Complex<4>> = seeds
+                .iter()
+                .map(|&s| birdcage_maps([h, w], self.coils, 1.5, rng(s, 3).random::<f64>() * 2.0 * PI, &device))
+                .collect();
+            let maps = Complex::new(
+                Tensor::cat(maps.iter().map(|m| m.re.clone()).collect(), 0),
+                Tensor::cat(maps.into_iter().map(|m| m.im).collect(), 0),
+            );
+            MultiCoilMri::new(maps, mask, self.fft)
+        };
+        let clean_k = op.forward(target.clone());
+        let y = self.noise.apply_complex(clean_k, &noise_seeds(seeds)).mul_real(op.mask().clone());
+        Measured { op, y, target }
+    }
+
+    fn model_channels(&self, image_channels: usize) -> usize {
+        2 * image_channels
+    }
+}
+
+/// A smooth random phase map: a random plane plus a random quadratic bowl, peak `amplitude` rad.
+fn smooth_phase([h, w]: [usize; 2], amplitude: f64, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let [a, b, c, d]: [f64; 4] = std::array::from_fn(|_| rng.random_range(-1.0..1.0));
+    (0..h * w)
+        .map(|i| {
+            let (y, x) = (2.0 * (i / w) as f64 / h as f64 - 1.0, 2.0 * (i % w) as f64 / w as f64 - 1.0);
+            (amplitude * (a * x + b * y + c * x * x + d * y * y) / 4.0) as f32
+        })
+        .collect()
+}
+
+/// Gaussian blur simulation (see [`ProblemConfig::Blur`]).
+#[derive(Clone, Debug)]
+pub struct BlurSimulation {
+    sigma: [f64; 2],
+    kernel_size: usize,
+    boundary: BlurBoundary,
+    noise: NoiseModel,
+}
+
+impl Simulation for BlurSimulation {
+    type Op = Blur;
+
+    fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Blur> {
+        let [_, _, h, w] = clean.dims();
+        let device = clean.device();
+        let k = self.kernel_size;
+        let psfs: Vec<f32> = seeds
+            .iter()
+            .flat_map(|&s| {
+                let sigma = rng(s, 1).random_range(self.sigma[0]..=self.sigma[1]);
+                gaussian_psf(k, sigma)
+            })
+            .collect();
+        let psf = Tensor::from_data(TensorData::new(psfs, [seeds.len(), 1, k, k]), &device);
+        let op = Blur::new(psf, [h, w], self.boundary);
+        let y = self.noise.apply(op.forward(clean.clone()), &noise_seeds(seeds));
+        Measured { op, y, target: clean }
+    }
+
+    fn model_channels(&self, image_channels: usize) -> usize {
+        image_channels
+    }
+}
+
+/// Normalised isotropic Gaussian on a `k × k` grid centred at `k / 2`.
+pub fn gaussian_psf(k: usize, sigma: f64) -> Vec<f32> {
+    let c = (k / 2) as f64;
+    let values: Vec<f64> = (0..k * k)
+        .map(|i| {
+            let (a, b) = ((i / k) as f64 - c, (i % k) as f64 - c);
+            (-(a * a + b * b) / (2.0 * sigma * sigma)).exp()
+        })
+        .collect();
+    let total: f64 = values.iter().sum();
+    values.into_iter().map(|v| (v / total) as f32).collect()
+}
+
+/// Inpainting simulation (see [`ProblemConfig::Inpainting`]).
+#[derive(Clone, Debug)]
+pub struct InpaintingSimulation {
+    keep: f64,
+    noise: NoiseModel,
+}
+
+impl Simulation for InpaintingSimulation {
+    type Op = Inpainting;
+
+    fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Inpainting> {
+        let [n, _, h, w] = clean.dims();
+        let masks: Vec<f32> = seeds
+            .iter()
+            .flat_map(|&s| {
+                let mut rng = rng(s, 1);
+                (0..h * w).map(move |_| f32::from(u8::from(rng.random::<f64>() < self.keep))).collect::<Vec<_>>()
+            })
+            .collect();
+        let op = Inpainting::new(Tensor::from_data(TensorData::new(masks, [n, 1, h, w]), &clean.device()));
+        let y = op.forward(self.noise.apply(clean.clone(), &noise_seeds(seeds)));
+        Measured { op, y, target: clean }
+    }
+
+    fn model_channels(&self, image_channels: usize) -> usize {
+        image_channels
+    }
+}
+
+/// Denoising simulation (see [`ProblemConfig::Denoising`]).
+#[derive(Clone, Debug)]
+pub struct DenoisingSimulation {
+    noise: NoiseModel,
+}
+
+impl Simulation for DenoisingSimulation {
+    type Op = Identity;
+
+    fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Identity> {
+        let y = self.noise.apply(clean.clone(), &noise_seeds(seeds));
+        Measured { op: Identity, y, target: clean }
+    }
+
+    fn model_channels(&self, image_channels: usize) -> usize {
+        image_channels
+    }
+}
+
+/// Builds an operator on a device.
+type OperatorBuilder<Op> = Arc<dyn Fn(&Device) -> Op + Send + Sync>;
+
+/// An operator shared by every sample (compressed sensing, tomography) plus noise. The operator is
+/// built once per device it is used on (training and validation may use different devices).
+#[derive(Clone)]
+pub struct FixedOperatorSimulation<Op> {
+    build: OperatorBuilder<Op>,
+    built: Arc<Mutex<Vec<(Device, Op)>>>,
+    noise: NoiseModel,
+}
+
+impl<Op: Clone> FixedOperatorSimulation<Op> {
+    fn new(noise: NoiseModel, build: impl Fn(&Device) -> Op + Send + Sync + 'static) -> Self {
+        Self { build: Arc::new(build), built: Arc::default(), noise }
+    }
+
+    fn operator(&self, device: &Device) -> Op {
+        let mut built = self.built.lock().expect("operator cache poisoned");
+        if let Some((_, op)) = built.iter().find(|(d, _)| d == device) {
+            return op.clone();
+        }
+        let op = (self.build)(device);
+        built.push((device.clone(), op.clone()));
+        op
+    }
+}
+
+impl<Op> Simulation for FixedOperatorSimulation<Op>
+where
+    Op: LinearOperator<Domain = Tensor<4>, Range = Tensor<4>> + Clone + Send + Sync + 'static,
+{
+    type Op = Op;
+
+    fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Op> {
+        let op = self.operator(&clean.device());
+        let y = self.noise.apply(op.forward(clean.clone()), &noise_seeds(seeds));
+        Measured { op, y, target: clean }
+    }
+
+    fn model_channels(&self, image_channels: usize) -> usize {
+        image_channels
+    }
+}

@@ -1,0 +1,129 @@
+//! The work behind `unroll eval` and `unroll inspect` (the CLI only parses arguments).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::data::dataset::Dataset;
+use burn::prelude::*;
+use unroll_data::{Simulation, SimulationVisitor, SourceConfig, Split, SplitDataset};
+use unroll_models::Model;
+
+use crate::config::{BackendKind, ExperimentConfig};
+use crate::error::TrainError;
+use crate::evaluate::{self, EvalSummary};
+use crate::package::{self, RunFolder};
+
+/// Options of `unroll eval`.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// A training output folder or an exported package.
+    pub checkpoint: PathBuf,
+    /// Use this experiment file instead of the one stored with the checkpoint.
+    pub config: Option<PathBuf>,
+    /// Read the clean images from this path instead (same source kind).
+    pub data: Option<PathBuf>,
+    /// Report folder.
+    pub out: PathBuf,
+    /// Backend override.
+    pub backend: Option<BackendKind>,
+}
+
+/// A model and its experiment, from a run folder or a package.
+fn open_model(path: &Path, device: &Device) -> Result<(ExperimentConfig, Model), TrainError> {
+    if path.join("metadata.json").exists() {
+        let package = package::load(path, device)?;
+        Ok((package.config, package.model))
+    } else {
+        let run = RunFolder::open(path)?;
+        let model = run.model(device)?;
+        Ok((run.config, model))
+    }
+}
+
+/// Evaluates a checkpoint on the test split (the validation split when the test split is empty)
+/// and writes `metrics.json`, `metrics.csv` and panels.
+pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
+    let backend = options.backend;
+    let device = backend.unwrap_or_default().device();
+    let (stored, model) = open_model(&options.checkpoint, &device)?;
+    let mut config = match &options.config {
+        Some(path) => ExperimentConfig::load(path, &[])?,
+        None => stored,
+    };
+    if let Some(data) = &options.data {
+        config.data.source = with_path(config.data.source, data.clone());
+    }
+    let images = Arc::new(config.data.source.load()?);
+    let dataset = |split| config.data.dataset(images.clone(), split, config.seed).map_err(|m| TrainError::Usage(format!("data: {m}")));
+    let (mut split, mut set) = (Split::Test, dataset(Split::Test)?);
+    if set.is_empty() {
+        (split, set) = (Split::Val, dataset(Split::Val)?);
+    }
+    if set.is_empty() {
+        return Err(TrainError::Usage(format!("no test or validation images in {}", config.data.source.path().display())));
+    }
+    let shape = set.item_shape().expect("non-empty");
+    let results = config.data.problem.visit(
+        shape,
+        EvalVisitor { model: &model, set: &set, device: &device, batch_size: config.train.batch_size },
+    )?;
+    let summary = evaluate::write_report(&options.out, &results, &format!("{} ({split:?} split)", config.name()))?;
+    println!("{} on the {split:?} split ({} items):", config.name(), summary.items);
+    println!("{:<16}{:>10}{:>10}{:>10}", "", "PSNR dB", "SSIM", "NMSE");
+    println!("{:<16}{:>10.2}{:>10.4}{:>10.4}", "input (Aᴴy)", summary.input.psnr, summary.input.ssim, summary.input.nmse);
+    println!("{:<16}{:>10.2}{:>10.4}{:>10.4}", "reconstruction", summary.recon.psnr, summary.recon.ssim, summary.recon.nmse);
+    println!("report: {}", options.out.display());
+    Ok(summary)
+}
+
+struct EvalVisitor<'a> {
+    model: &'a Model,
+    set: &'a SplitDataset,
+    device: &'a Device,
+    batch_size: usize,
+}
+
+impl SimulationVisitor for EvalVisitor<'_> {
+    type Output = Result<Vec<evaluate::ItemResult>, TrainError>;
+
+    fn visit<S: Simulation>(self, simulation: S) -> Self::Output {
+        evaluate::evaluate(self.model, self.set, &simulation, self.device, self.batch_size, true)
+    }
+}
+
+fn with_path(source: SourceConfig, new: PathBuf) -> SourceConfig {
+    match source {
+        SourceConfig::ImageFolder { grayscale, .. } => SourceConfig::ImageFolder { path: new, grayscale },
+        SourceConfig::Nifti { axis, slices, .. } => SourceConfig::Nifti { path: new, axis, slices },
+        SourceConfig::Npy { key, .. } => SourceConfig::Npy { path: new, key },
+        SourceConfig::Digits { side, limit, .. } => SourceConfig::Digits { path: new, side, limit },
+    }
+}
+
+/// Describes a data file, a training output folder or a package.
+pub fn inspect(path: &Path) -> Result<String, TrainError> {
+    if path.is_dir() {
+        if path.join("metadata.json").exists() {
+            let text = std::fs::read_to_string(path.join("metadata.json")).map_err(|e| TrainError::file(path, e))?;
+            return Ok(format!("model package {}\n{text}", path.display()));
+        }
+        let run = RunFolder::open(path)?;
+        let mut text = format!(
+            "training output {}\nexperiment: {}\nmodel: {} ({} input channels, images {:?})\nweights: {}\n",
+            path.display(),
+            run.config.name(),
+            run.config.model.name(),
+            run.shape.channels,
+            run.shape.image_shape,
+            run.weights.display()
+        );
+        if let Some(dir) = crate::checkpoint::find(path) {
+            let state = std::fs::read_to_string(dir.join("state.json")).map_err(|e| TrainError::file(&dir, e))?;
+            let state: crate::checkpoint::LoopState =
+                serde_json::from_str(&state).map_err(|e| TrainError::file(dir.join("state.json"), e))?;
+            text += &format!("checkpoint: epoch {}, step {}, best {:?}\n", state.epoch, state.step, state.best);
+        }
+        return Ok(text);
+    }
+    Ok(unroll_data::readers::inspect(path)?)
+}

@@ -1,0 +1,310 @@
+//! Experiment configuration: one typed TOML file per experiment (`experiments/*.toml`), with
+//! `--set key=value` overrides. Unknown keys are errors; every error names the file, the key, the
+//! value and what is allowed.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use unroll_data::DataConfig;
+use unroll_models::ModelConfig;
+
+use crate::error::TrainError;
+use crate::losses::LossConfig;
+
+/// A whole experiment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Name used in logs and packages (defaults to the file stem).
+    pub name: Option<String>,
+    /// Seed of the split, the initial weights, augmentation and simulation.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Where to compute.
+    #[serde(default)]
+    pub backend: BackendKind,
+    /// Data source, simulated problem, split, crops.
+    pub data: DataConfig,
+    /// The model and its hyperparameters.
+    pub model: ModelConfig,
+    /// Training loss.
+    #[serde(default)]
+    pub loss: LossConfig,
+    /// Optimiser.
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+    /// Learning-rate schedule.
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    /// Loop length, batch size, checkpoints, validation, early stopping.
+    pub train: TrainConfig,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// The compute backend, chosen at run time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Burn's fast CPU backend.
+    #[default]
+    Flex,
+    /// The ndarray CPU backend (deprecated upstream, ~40× slower for convolutions).
+    Ndarray,
+    /// The GPU through wgpu (Vulkan, Metal, DX12; lavapipe on machines without a GPU).
+    Wgpu,
+}
+
+impl BackendKind {
+    /// The device.
+    pub fn device(self) -> burn::tensor::Device {
+        use burn::tensor::Device;
+        match self {
+            BackendKind::Flex => Device::flex(),
+            BackendKind::Ndarray => Device::ndarray(),
+            BackendKind::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        }
+    }
+}
+
+/// Adam or AdamW.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Adam with L2 weight decay added to the gradient.
+    #[default]
+    Adam,
+    /// AdamW (decoupled weight decay).
+    Adamw,
+}
+
+/// Optimiser settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    /// Algorithm.
+    #[serde(default)]
+    pub kind: OptimizerKind,
+    /// Peak learning rate.
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// Weight decay.
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Clip the gradient norm to this value.
+    pub grad_clip: Option<f64>,
+}
+
+fn default_lr() -> f64 {
+    1e-3
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self {
+            kind: OptimizerKind::Adam,
+            lr: default_lr(),
+            weight_decay: 0.0,
+            grad_clip: None,
+        }
+    }
+}
+
+/// Learning-rate decay after warm-up.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Decay {
+    /// Constant.
+    #[default]
+    Constant,
+    /// Cosine from the peak to `min_factor · lr` at the last step.
+    Cosine {
+        /// Final learning rate as a fraction of the peak.
+        #[serde(default)]
+        min_factor: f64,
+    },
+    /// Multiply by `gamma` every `every` steps.
+    Step {
+        /// Steps between decays.
+        every: usize,
+        /// Factor.
+        gamma: f64,
+    },
+}
+
+/// Linear warm-up then decay, evaluated per optimisation step.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Steps of linear warm-up from 0 to the peak.
+    #[serde(default)]
+    pub warmup_steps: usize,
+    /// Decay after warm-up.
+    #[serde(default)]
+    pub decay: Decay,
+}
+
+impl ScheduleConfig {
+    /// Learning rate at step `step` (0-based) of `total` for peak `lr`.
+    pub fn lr(&self, lr: f64, step: usize, total: usize) -> f64 {
+        if step < self.warmup_steps {
+            return lr * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        let after = step - self.warmup_steps;
+        let span = total.saturating_sub(self.warmup_steps).max(1);
+        match self.decay {
+            Decay::Constant => lr,
+            Decay::Cosine { min_factor } => {
+                let t = (after as f64 / span as f64).min(1.0);
+                lr * (min_factor
+                    + (1.0 - min_factor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+            }
+            Decay::Step { every, gamma } => lr * gamma.powi((after / every.max(1)) as i32),
+        }
+    }
+}
+
+/// Loop settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Passes over the training split.
+    pub epochs: usize,
+    /// Samples per optimisation step.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Write a checkpoint every this many steps (and always at the end of an epoch); 0 = epochs only.
+    #[serde(default)]
+    pub checkpoint_every: usize,
+    /// Validate every this many epochs.
+    #[serde(default = "default_one")]
+    pub validate_every: usize,
+    /// Stop after this many validations without a better PSNR.
+    pub early_stopping: Option<usize>,
+    /// Print a progress line every this many steps when not on a terminal.
+    #[serde(default = "default_log_every")]
+    pub log_every: usize,
+}
+
+fn default_batch() -> usize {
+    4
+}
+fn default_one() -> usize {
+    1
+}
+fn default_log_every() -> usize {
+    10
+}
+
+impl ExperimentConfig {
+    /// Reads `path`, applies `overrides` (`key=value`, the value in TOML syntax, bare words taken as
+    /// strings), deserialises and validates. Relative data paths are resolved against the file's folder.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::Config {
+            file: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, path, overrides)
+    }
+
+    /// [`ExperimentConfig::load`] from text; `path` names the file in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
+        let error = |message: String| TrainError::Config {
+            file: path.to_path_buf(),
+            message,
+        };
+        let mut config: Self = if overrides.is_empty() {
+            toml::from_str(text).map_err(|e| error(e.to_string()))?
+        } else {
+            let mut table: toml::Table = toml::from_str(text).map_err(|e| error(e.to_string()))?;
+            for item in overrides {
+                apply_override(&mut table, item)
+                    .map_err(|m| error(format!("--set {item}: {m}")))?;
+            }
+            let merged = toml::to_string(&table).map_err(|e| error(e.to_string()))?;
+            toml::from_str(&merged)
+                .map_err(|e| error(format!("after applying --set overrides: {e}")))?
+        };
+        config.validate().map_err(error)?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.data.source = config.data.source.clone().resolved(&base);
+        if config.name.is_none() {
+            config.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        Ok(config)
+    }
+
+    /// Semantic checks that serde cannot express; the message names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        self.data
+            .problem
+            .validate()
+            .map_err(|e| format!("data.problem: {e}"))?;
+        self.data
+            .split
+            .validate()
+            .map_err(|e| format!("data.split: {e}"))?;
+        self.model.validate().map_err(|e| format!("model: {e}"))?;
+        self.loss.validate().map_err(|e| format!("loss: {e}"))?;
+        if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
+            return Err(format!(
+                "optimizer.lr must be a positive number, got {}",
+                self.optimizer.lr
+            ));
+        }
+        if self.optimizer.weight_decay < 0.0 {
+            return Err(format!(
+                "optimizer.weight_decay must be >= 0, got {}",
+                self.optimizer.weight_decay
+            ));
+        }
+        if let Some(clip) = self.optimizer.grad_clip
+            && clip <= 0.0
+        {
+            return Err(format!("optimizer.grad_clip must be > 0, got {clip}"));
+        }
+        if let Decay::Step { every: 0, .. } = self.schedule.decay {
+            return Err("schedule.decay.every must be at least 1".into());
+        }
+        if self.train.epochs == 0 || self.train.batch_size == 0 || self.train.validate_every == 0 {
+            return Err(
+                "train.epochs, train.batch_size and train.validate_every must be at least 1".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The experiment name.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("experiment")
+    }
+
+    /// Default output folder: `checkpoints/<name>`.
+    pub fn default_out_dir(&self) -> PathBuf {
+        PathBuf::from("checkpoints").join(self.name())
+    }
+}
+
+/// Sets `a.b.c = value` in `table`, creating tables on the way.
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), String> {
+    let (key, raw) = item.split_once('=').ok_or("expected key=value")?;
+    let key = key.trim();
+    let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").ok_or("empty value")?,
+        Err(_) => toml::Value::String(raw.trim().to_string()),
+    };
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().filter(|k| !k.is_empty()).ok_or("empty key")?;
+    let mut current = table;
+    for part in parts {
+        current = current
+            .entry(part)
+            .or_insert_with(|| toml::Value::Table(Default::default()))
+            .as_table_mut()
+            .ok_or_else(|| format!("`{part}` is not a table"))?;
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
+}

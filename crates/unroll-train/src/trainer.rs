@@ -1,0 +1,453 @@
+//! The training loop.
+//!
+//! A hand-written loop on Burn's primitives (`backward`, `GradientsParams`, `ModuleOptimizer`) rather
+//! than burn-train's `Learner`: the project needs checkpoints every N *steps* written atomically with
+//! the loop position (so `--resume` continues mid-epoch), best-model tracking on validation PSNR of
+//! simulated measurements, and a clean stop with a message on NaN/Inf, none of which the Learner's
+//! per-epoch checkpointers provide.
+//!
+//! Normalisation: each measurement is divided by `s = max |Aᴴy|` (per sample) before the model sees
+//! it; the model therefore reconstructs `x / s`, the loss compares with `target / s`, and outputs are
+//! multiplied by `s` again (evaluation, export and inference do the same).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::{AutodiffModule, Module};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use unroll_data::{Simulation, SimulationBatcher, SimulationVisitor, Split, SplitDataset};
+use unroll_models::{Model, Reconstructor};
+use unroll_physics::{LinearOperator, Signal};
+
+use crate::checkpoint::{self, LoopState};
+use crate::config::{ExperimentConfig, OptimizerKind};
+use crate::error::TrainError;
+use crate::evaluate::{self, EvalSummary};
+
+/// What the network was built for: its input channels and the clean image shape `[C, H, W]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelShape {
+    /// Network input channels.
+    pub channels: usize,
+    /// Image shape `[C, H, W]`.
+    pub image_shape: [usize; 3],
+}
+
+/// Options of one training run.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// Output folder (checkpoints, logs, metrics).
+    pub out_dir: PathBuf,
+    /// Continue from the checkpoint in `out_dir`.
+    pub resume: bool,
+}
+
+/// What one validation recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch number (1-based).
+    pub epoch: usize,
+    /// Steps done.
+    pub step: usize,
+    /// Mean training loss over the epoch.
+    pub train_loss: f64,
+    /// Validation metrics.
+    pub val: EvalSummary,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
+}
+
+/// The outcome of a training run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainSummary {
+    /// Experiment name.
+    pub name: String,
+    /// Epochs completed.
+    pub epochs: usize,
+    /// Optimisation steps.
+    pub steps: usize,
+    /// Best validation PSNR and its epoch.
+    pub best: Option<(f64, usize)>,
+    /// The last validation.
+    pub last: Option<EpochRecord>,
+    /// Why the run ended.
+    pub stopped: String,
+    /// Wall time of this invocation, seconds.
+    pub seconds: f64,
+    /// Output folder.
+    pub out_dir: PathBuf,
+}
+
+/// Trains the experiment (see the module docs); prints progress and a summary.
+pub fn train(
+    config: &ExperimentConfig,
+    options: &TrainOptions,
+) -> Result<TrainSummary, TrainError> {
+    let images = Arc::new(config.data.source.load()?);
+    let split = |which| {
+        config
+            .data
+            .dataset(images.clone(), which, config.seed)
+            .map_err(|m| TrainError::Usage(format!("data: {m}")))
+    };
+    let (train_set, val_set) = (split(Split::Train)?, split(Split::Val)?);
+    if train_set.is_empty() || val_set.is_empty() {
+        return Err(TrainError::Usage(format!(
+            "data.split: {} training and {} validation images from {}; both need at least one",
+            train_set.len(),
+            val_set.len(),
+            config.data.source.path().display()
+        )));
+    }
+    let shape = train_set.item_shape().expect("non-empty split");
+    config.data.problem.visit(
+        shape,
+        TrainVisitor {
+            config,
+            options,
+            train_set,
+            val_set,
+        },
+    )
+}
+
+struct TrainVisitor<'a> {
+    config: &'a ExperimentConfig,
+    options: &'a TrainOptions,
+    train_set: SplitDataset,
+    val_set: SplitDataset,
+}
+
+impl SimulationVisitor for TrainVisitor<'_> {
+    type Output = Result<TrainSummary, TrainError>;
+
+    fn visit<S: Simulation>(self, simulation: S) -> Self::Output {
+        run(
+            self.config,
+            self.options,
+            self.train_set,
+            self.val_set,
+            simulation,
+        )
+    }
+}
+
+/// The optimiser of the config.
+pub fn optimizer(config: &ExperimentConfig) -> ModuleOptimizer {
+    let o = &config.optimizer;
+    let clip = o.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32));
+    match o.kind {
+        OptimizerKind::Adam => {
+            let decay =
+                (o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32));
+            AdamConfig::new()
+                .with_weight_decay(decay)
+                .with_grad_clipping(clip)
+                .init()
+        }
+        OptimizerKind::Adamw => AdamWConfig::new()
+            .with_weight_decay(o.weight_decay as f32)
+            .with_grad_clipping(clip)
+            .init(),
+    }
+}
+
+/// Per-sample maximum over all but the batch dimension: `[N, ..] → [N]`.
+pub fn per_sample_max(x: Tensor<4>) -> Tensor<1> {
+    let n = x.dims()[0];
+    x.reshape([n as i64, -1]).max_dim(1).reshape([n])
+}
+
+/// Runs the model on a batch with the normalisation convention of the module docs. Returns the
+/// iterates in normalised units and the per-sample scale `s`.
+pub fn forward<Op: LinearOperator, M: Reconstructor<Op>>(
+    model: &M,
+    op: &Op,
+    y: Op::Range,
+) -> (Vec<Op::Domain>, Tensor<1>) {
+    let scale = per_sample_max(op.adjoint(y.clone()).image())
+        .detach()
+        .clamp_min(1e-8);
+    let y = y.mul_per_sample(scale.clone().recip());
+    (model.reconstruct(op, y), scale)
+}
+
+fn run<S: Simulation>(
+    config: &ExperimentConfig,
+    options: &TrainOptions,
+    train_set: SplitDataset,
+    val_set: SplitDataset,
+    simulation: S,
+) -> Result<TrainSummary, TrainError> {
+    let started = Instant::now();
+    let out = &options.out_dir;
+    let device = config.backend.device();
+    let adevice = device.clone().autodiff();
+    adevice.seed(config.seed);
+    let channels = simulation.model_channels(train_set.item_shape().expect("non-empty")[0]);
+    let mut model = config.model.init(channels, &adevice);
+    let mut optim = optimizer(config);
+    let mut state = LoopState::default();
+    if options.resume {
+        let dir = checkpoint::find(out).ok_or_else(|| {
+            TrainError::Usage(format!("--resume: no checkpoint in {}", out.display()))
+        })?;
+        (model, optim, state) = checkpoint::load(&dir, model, optim)?;
+        println!(
+            "resuming from {} at epoch {}, step {}",
+            dir.display(),
+            state.epoch + 1,
+            state.step
+        );
+    } else if checkpoint::find(out).is_some() {
+        return Err(TrainError::Usage(format!(
+            "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| TrainError::file(out, e))?;
+    let config_text = toml::to_string_pretty(config).expect("config serialises");
+    checkpoint::write_atomic(&out.join("config.toml"), config_text.as_bytes())?;
+    let shape = ModelShape { channels, image_shape: train_set.item_shape().expect("non-empty") };
+    checkpoint::write_atomic(&out.join("model.json"), &serde_json::to_vec_pretty(&shape).expect("json"))?;
+
+    let batcher = SimulationBatcher { simulation };
+    let tc = &config.train;
+    let steps_per_epoch = train_set.len().div_ceil(tc.batch_size);
+    let total_steps = steps_per_epoch * tc.epochs;
+    println!(
+        "training {} ({} parameters) on {:?}: {} training / {} validation images of {:?}, {} epochs × {} steps",
+        config.name(),
+        model.num_params(),
+        config.backend,
+        train_set.len(),
+        val_set.len(),
+        train_set.item_shape().expect("non-empty"),
+        tc.epochs,
+        steps_per_epoch
+    );
+    let progress = Progress::new(total_steps, state.step, tc.log_every);
+    let mut stopped = format!("completed {} epochs", tc.epochs);
+    while state.epoch < tc.epochs {
+        let epoch = state.epoch;
+        let dataset = train_set.at_epoch(epoch as u64);
+        let mut order: Vec<usize> = (0..dataset.len()).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
+            config.seed ^ (epoch as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D),
+        ));
+        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
+        let mut lr = config
+            .schedule
+            .lr(config.optimizer.lr, state.step, total_steps);
+        for positions in order.chunks(tc.batch_size).skip(state.batch_in_epoch) {
+            let batch = batcher.batch(dataset.items(positions)?, &adevice);
+            lr = config
+                .schedule
+                .lr(config.optimizer.lr, state.step, total_steps);
+            let (iterates, scale) = forward(&model, &batch.op, batch.y.clone());
+            let target = batch.target.clone().image().mul_per_sample(scale.recip());
+            let images: Vec<Tensor<4>> = iterates.into_iter().map(Signal::image).collect();
+            let loss = config
+                .loss
+                .total(&images, &target, &per_sample_max(target.clone()));
+            let value = loss.clone().into_scalar().to_f64();
+            if !value.is_finite() {
+                progress.finish();
+                let kept = checkpoint::find(out)
+                    .map_or("none was written yet".into(), |d| d.display().to_string());
+                return Err(TrainError::Diverged(format!(
+                    "the loss is {value} at epoch {}, step {}; the last good checkpoint is kept: {kept}",
+                    epoch + 1,
+                    state.step + 1
+                )));
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            state.step += 1;
+            state.batch_in_epoch += 1;
+            loss_sum += value;
+            loss_count += 1;
+            progress.step(state.step, epoch + 1, tc.epochs, value, lr);
+            if tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0 {
+                checkpoint::save(out, &model, &optim, &state)?;
+            }
+        }
+        state.epoch += 1;
+        state.batch_in_epoch = 0;
+        let validate = state.epoch % tc.validate_every == 0 || state.epoch == tc.epochs;
+        if validate {
+            let results = evaluate::evaluate(
+                &model.valid(),
+                &val_set,
+                &batcher.simulation,
+                &device,
+                tc.batch_size,
+                false,
+            )?;
+            let val = EvalSummary::from_items(&results);
+            let record = EpochRecord {
+                epoch: state.epoch,
+                step: state.step,
+                train_loss: loss_sum / loss_count.max(1) as f64,
+                val: val.clone(),
+                lr,
+            };
+            progress.println(&format!(
+                "epoch {}/{}: train loss {:.5} | val PSNR {:.2} dB (input {:.2}), SSIM {:.4} (input {:.4})",
+                state.epoch, tc.epochs, record.train_loss, val.recon.psnr, val.input.psnr, val.recon.ssim, val.input.ssim
+            ));
+            state.history.push(record);
+            if state.best.is_none_or(|(best, _)| val.recon.psnr > best) {
+                state.best = Some((val.recon.psnr, state.epoch));
+                state.since_best = 0;
+                let best = out.join("best");
+                std::fs::create_dir_all(&best).map_err(|e| TrainError::file(&best, e))?;
+                checkpoint::write_atomic(
+                    &best.join("model.bpk"),
+                    &checkpoint::model_bytes(&model.valid())?,
+                )?;
+            } else {
+                state.since_best += 1;
+            }
+        }
+        checkpoint::save(out, &model, &optim, &state)?;
+        if let Some(patience) = tc.early_stopping
+            && validate
+            && state.since_best >= patience
+        {
+            stopped =
+                format!("early stopping: no better validation PSNR for {patience} validations");
+            break;
+        }
+    }
+    progress.finish();
+    let summary = TrainSummary {
+        name: config.name().to_string(),
+        epochs: state.epoch,
+        steps: state.step,
+        best: state.best,
+        last: state.history.last().cloned(),
+        stopped,
+        seconds: started.elapsed().as_secs_f64(),
+        out_dir: out.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
+    checkpoint::write_atomic(&out.join("summary.json"), &json)?;
+    print_summary(&summary);
+    Ok(summary)
+}
+
+fn print_summary(summary: &TrainSummary) {
+    println!(
+        "\n== {} ({}, {} steps, {:.1} s) ==",
+        summary.name, summary.stopped, summary.steps, summary.seconds
+    );
+    if let Some(last) = &summary.last {
+        let (i, r) = (&last.val.input, &last.val.recon);
+        println!(
+            "{:<16}{:>10}{:>10}{:>10}",
+            "validation", "PSNR dB", "SSIM", "NMSE"
+        );
+        println!(
+            "{:<16}{:>10.2}{:>10.4}{:>10.4}",
+            "input (Aᴴy)", i.psnr, i.ssim, i.nmse
+        );
+        println!(
+            "{:<16}{:>10.2}{:>10.4}{:>10.4}",
+            "reconstruction", r.psnr, r.ssim, r.nmse
+        );
+    }
+    if let Some((psnr, epoch)) = summary.best {
+        println!(
+            "best validation PSNR {psnr:.2} dB at epoch {epoch}; best model in {}",
+            summary.out_dir.join("best").display()
+        );
+    }
+    println!(
+        "checkpoint: {}",
+        checkpoint::checkpoint_dir(&summary.out_dir).display()
+    );
+}
+
+/// Progress: a bar on a terminal, plain lines every `log_every` steps otherwise (CI logs).
+struct Progress {
+    bar: Option<ProgressBar>,
+    log_every: usize,
+    total: usize,
+    started: Instant,
+    first_step: usize,
+}
+
+impl Progress {
+    fn new(total: usize, done: usize, log_every: usize) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total as u64).with_position(done as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise}<{eta_precise}]",
+                )
+                .expect("valid template"),
+            );
+            bar
+        });
+        Self {
+            bar,
+            log_every: log_every.max(1),
+            total,
+            started: Instant::now(),
+            first_step: done,
+        }
+    }
+
+    fn step(&self, step: usize, epoch: usize, epochs: usize, loss: f64, lr: f64) {
+        let message = format!("epoch {epoch}/{epochs} loss {loss:.5} lr {lr:.2e}");
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(step as u64);
+                bar.set_message(message);
+            }
+            None if step % self.log_every == 0 || step == self.total => {
+                let rate = (step - self.first_step) as f64
+                    / self.started.elapsed().as_secs_f64().max(1e-9);
+                println!("step {step}/{} {message} ({rate:.2} steps/s)", self.total);
+            }
+            None => {}
+        }
+    }
+
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Builds the model of `config` for the data shape and loads weights from `weights` (burnpack bytes).
+pub fn load_model(
+    config: &ExperimentConfig,
+    channels: usize,
+    weights: Vec<u8>,
+    path: &Path,
+    device: &Device,
+) -> Result<Model, TrainError> {
+    checkpoint::load_model_bytes(config.model.init(channels, device), weights, path)
+}
