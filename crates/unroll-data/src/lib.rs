@@ -7,5 +7,6 @@ pub mod readers;
 pub mod simulate;
 
 pub use dataset::{AugmentConfig, DataConfig, Item, SimulationBatcher, SourceConfig, Split, SplitConfig, SplitDataset};
-pub use error::DataError;
+pub use error::{DataError, FileContext};
+pub use readers::{Array, FastMriVolume, Image};
 pub use simulate::{Measured, ProblemConfig, Simulation, SimulationVisitor, gaussian_psf};

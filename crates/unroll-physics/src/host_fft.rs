@@ -7,6 +7,9 @@
 //! the unnormalised DFT (optionally centred), `∂L/∂x = s·Fᴴ(∂L/∂y)` and `Fᴴ` is the unnormalised
 //! inverse DFT with the same centring.
 
+// ndarray is deprecated upstream, but the project keeps it selectable, so the op covers it.
+#![allow(deprecated)]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -14,7 +17,6 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
-use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, TensorMetadata, backend_extension, read_sync};
 use burn::prelude::*;
@@ -28,11 +30,11 @@ pub trait HostFftOps: Backend {
     /// `scale · F(x)` over the last two dimensions of the packed `[2, B, H, W]` tensor, where `F` is
     /// the unnormalised forward (or, with `inverse`, inverse) DFT, optionally centred.
     fn host_fft2(packed: FloatTensor<Self>, inverse: bool, centred: bool, scale: f64) -> FloatTensor<Self> {
-        let device = Self::float_device(&packed);
+        let device = packed.device();
         let shape = packed.shape();
         let dims: [usize; 4] = [shape[0], shape[1], shape[2], shape[3]];
         let data = read_sync(Self::float_into_data(packed)).expect("host FFT: reading the tensor failed");
-        let mut values: Vec<f32> = data.convert::<f32>().into_vec::<f32>().expect("host FFT: f32 data");
+        let mut values: Vec<f32> = data.convert::<f32>().try_into_vec::<f32>().expect("host FFT: f32 data");
         fft2_planes(&mut values, dims, inverse, centred, scale as f32);
         Self::float_from_data(TensorData::new(values, dims), &device)
     }

@@ -59,7 +59,7 @@ impl NoiseModel {
         let dims = y.dims();
         assert_eq!(seeds.len(), dims[0], "one noise seed per sample");
         let device = y.device();
-        let mut values: Vec<f32> = y.into_data().convert::<f32>().into_vec::<f32>().expect("f32 data");
+        let mut values: Vec<f32> = y.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
         let per_sample = values.len() / dims[0].max(1);
         for (chunk, &seed) in values.chunks_mut(per_sample.max(1)).zip(seeds) {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);

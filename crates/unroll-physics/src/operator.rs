@@ -204,7 +204,7 @@ fn normalise<S: Signal>(x: S) -> S {
 
 /// A `Tensor<1>` as `f64` host values.
 pub fn to_vec(t: Tensor<1>) -> Vec<f64> {
-    t.into_data().convert::<f64>().to_vec::<f64>().expect("f64 data")
+    t.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64 data")
 }
 
 /// Conjugate-gradient solution of `(I + γAᴴA) x = z + γAᴴy` (see [`LinearOperator::prox_l2`]).

@@ -59,6 +59,7 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// The device.
+    #[allow(deprecated)] // ndarray is deprecated upstream; the project keeps it selectable.
     pub fn device(self) -> burn::tensor::Device {
         use burn::tensor::Device;
         match self {

@@ -72,7 +72,7 @@ impl EvalSummary {
 fn host(t: Tensor<4>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .expect("f32 data")
 }
 

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use npyz::WriterBuilder;
 use unroll_data::{ProblemConfig, gaussian_psf, readers};
 use unroll_physics::coils::estimate_maps_from_acs;
 use unroll_physics::{Blur, Complex, Identity, MultiCoilMri, Signal};
@@ -106,7 +107,7 @@ pub fn infer(
 fn host(t: Tensor<4>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .expect("f32 data")
 }
 
@@ -163,7 +164,7 @@ fn write_outputs(out: &Path, images: &[Vec<f32>], [h, w]: [usize; 2]) -> Result<
     let npy = out.join("recon.npy");
     let mut bytes = Vec::new();
     {
-        let mut writer = npyz::WriteOptions::new()
+        let mut writer = npyz::WriteOptions::<f32>::new()
             .default_dtype()
             .shape(&[images.len() as u64, h as u64, w as u64])
             .writer(&mut bytes)

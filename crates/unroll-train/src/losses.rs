@@ -103,8 +103,8 @@ pub fn ssim_loss(pred: Tensor<4>, target: Tensor<4>, data_range: Tensor<1>) -> T
     let range = data_range.reshape([n, 1, 1, 1]);
     let c1 = range.clone().mul_scalar(SSIM_K1).square();
     let c2 = range.mul_scalar(SSIM_K2).square();
-    let numerator = (ux.clone() * uy.clone()).mul_scalar(2.0).add(c1.clone())
-        * vxy.mul_scalar(2.0).add(c2.clone());
+    let numerator = ((ux.clone() * uy.clone()).mul_scalar(2.0) + c1.clone())
+        * (vxy.mul_scalar(2.0) + c2.clone());
     let denominator = (ux.square() + uy.square() + c1) * (vx + vy + c2);
     (numerator / denominator).mean().neg().add_scalar(1.0)
 }

@@ -160,8 +160,9 @@ pub fn ssim(
     for r in 0..height {
         for c in 0..out_w {
             let sums = &mut row_sums[r * out_w + c];
-            for i in r * width + c..r * width + c + SSIM_WINDOW {
-                let (x, y) = (f64::from(target[i]), f64::from(pred[i]));
+            let window = r * width + c..r * width + c + SSIM_WINDOW;
+            for (&x, &y) in target[window.clone()].iter().zip(&pred[window]) {
+                let (x, y) = (f64::from(x), f64::from(y));
                 for (s, v) in sums.iter_mut().zip([x, y, x * x, y * y, x * y]) {
                     *s += v;
                 }

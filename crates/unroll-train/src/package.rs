@@ -80,29 +80,24 @@ impl RunFolder {
         let summary = std::fs::read(dir.join("summary.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
-        Ok(Self {
-            config,
-            weights,
-            summary,
-        })
+        let shape_path = dir.join("model.json");
+        let bytes = std::fs::read(&shape_path).map_err(|e| TrainError::file(&shape_path, e))?;
+        let shape = serde_json::from_slice(&bytes)
+            .map_err(|e| TrainError::file(&shape_path, format!("corrupt: {e}")))?;
+        Ok(Self { config, weights, summary, shape })
+    }
+
+    /// The model with the run's weights on `device`.
+    pub fn model(&self, device: &Device) -> Result<Model, TrainError> {
+        let bytes = std::fs::read(&self.weights).map_err(|e| TrainError::file(&self.weights, e))?;
+        let model = self.config.model.init(self.shape.channels, device);
+        checkpoint::load_model_bytes(model, bytes, &self.weights)
     }
 }
 
-/// Exports the run in `checkpoint_dir` to the package folder `out`. `channels` and `image_shape`
-/// describe the data the model was built for.
-pub fn export(
-    run: &RunFolder,
-    out: &Path,
-    channels: usize,
-    image_shape: [usize; 3],
-) -> Result<Metadata, TrainError> {
-    let device = Device::flex();
-    let bytes = std::fs::read(&run.weights).map_err(|e| TrainError::file(&run.weights, e))?;
-    let model = checkpoint::load_model_bytes(
-        run.config.model.init(channels, &device),
-        bytes,
-        &run.weights,
-    )?;
+/// Exports the training run `run` to the package folder `out`.
+pub fn export(run: &RunFolder, out: &Path) -> Result<Metadata, TrainError> {
+    let model = run.model(&Device::flex())?;
     std::fs::create_dir_all(out).map_err(|e| TrainError::file(out, e))?;
     let weights = out.join("model.safetensors");
     let tmp = out.join("model.safetensors.tmp");

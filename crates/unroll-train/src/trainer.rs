@@ -18,7 +18,7 @@ use std::time::Instant;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::grad_clipping::GradientClippingConfig;
-use burn::module::{AutodiffModule, Module};
+use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -262,7 +262,7 @@ fn run<S: Simulation>(
             let loss = config
                 .loss
                 .total(&images, &target, &per_sample_max(target.clone()));
-            let value = loss.clone().into_scalar().to_f64();
+            let value = loss.clone().into_scalar::<f64>();
             if !value.is_finite() {
                 progress.finish();
                 let kept = checkpoint::find(out)

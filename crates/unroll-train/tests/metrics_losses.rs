@@ -86,7 +86,7 @@ fn image(values: &[f32], shape: [usize; 4], device: &Device) -> Tensor<4> {
 
 fn scalar(t: Tensor<1>) -> f64 {
     assert_eq!(t.dims(), [1]);
-    t.into_data().convert::<f64>().into_vec::<f64>().unwrap()[0]
+    t.into_data().convert::<f64>().try_into_vec::<f64>().unwrap()[0]
 }
 
 #[test]

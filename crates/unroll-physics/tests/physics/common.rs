@@ -8,6 +8,7 @@ use unroll_physics::Complex;
 
 /// The devices every operator is checked on: flex and ndarray always, wgpu when
 /// `UNROLL_TEST_WGPU=1` (CI installs lavapipe, a software Vulkan device, and sets it).
+#[allow(deprecated)] // ndarray is deprecated upstream; the project keeps it selectable.
 pub fn devices() -> Vec<(&'static str, Device)> {
     let mut devices = vec![("flex", Device::flex()), ("ndarray", Device::ndarray())];
     if wgpu_enabled() {
@@ -56,7 +57,7 @@ pub fn complex_tensor(relative: &str, shape: [usize; 4], device: &Device) -> Com
 }
 
 pub fn host(t: Tensor<4>) -> Vec<f64> {
-    t.into_data().convert::<f64>().into_vec::<f64>().unwrap()
+    t.into_data().convert::<f64>().try_into_vec::<f64>().unwrap()
 }
 
 /// Host values of a complex tensor interleaved as `(..., 2)` (the test-vector layout).

@@ -141,7 +141,10 @@ fn blur(boundary: BlurBoundary, size: [usize; 2], device: &Device) -> (Blur, Ten
 #[test]
 fn every_operator_passes_the_registry_checks() {
     for (name, device) in devices() {
-        for size in SIZES {
+        // wgpu compiles a shader per shape (minutes on lavapipe): the odd size only, which is the
+        // one that catches layout bugs.
+        let sizes = if name == "wgpu" { &SIZES[1..] } else { &SIZES[..] };
+        for &size in sizes {
             let [h, w] = size;
             let label = |op: &str| format!("{op} {h}x{w} on {name}");
             let centred = Fft2::CENTRED_ORTHO;

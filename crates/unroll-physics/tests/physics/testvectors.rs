@@ -2,7 +2,7 @@
 //! float32 tolerance, on every device.
 
 use burn::prelude::*;
-use unroll_physics::{Blur, BlurBoundary, Complex, Fft2, FftDirection, FftEngine, FftNorm, LinearOperator, MultiCoilMri, Radon};
+use unroll_physics::{Blur, BlurBoundary, Fft2, FftDirection, FftEngine, FftNorm, LinearOperator, MultiCoilMri, Radon};
 
 use crate::common::{assert_close, complex_tensor, devices, host, host_stacked, load_npy, real_tensor};
 
@@ -83,7 +83,7 @@ fn fbp_approximately_inverts() {
     let x = real_tensor("radon/x.npy", [1, 1, 32, 32], &device);
     let op = Radon::new(32, &Radon::uniform_angles(90), &device);
     let recon = op.fbp(op.forward(x.clone()));
-    let error = (recon - x.clone()).powf_scalar(2.0).sum().sqrt().into_scalar().to_f64()
-        / x.powf_scalar(2.0).sum().sqrt().into_scalar().to_f64();
+    let error = (recon - x.clone()).powf_scalar(2.0).sum().sqrt().into_scalar::<f64>()
+        / x.powf_scalar(2.0).sum().sqrt().into_scalar::<f64>();
     assert!(error < 0.2, "FBP relative error {error}");
 }

@@ -1,0 +1,89 @@
+//! File readers: PNG/JPEG, NIfTI, NPY/NPZ, MNIST IDX and digit CSVs, fastMRI HDF5.
+//!
+//! Everything here is host-side (values as f32, no tensors). Every error names the file; bad
+//! input (missing, truncated or corrupt files, unsupported layouts) is an error, never a panic.
+
+mod fastmri;
+mod image;
+mod mnist;
+mod nifti;
+mod npy;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use flate2::bufread::MultiGzDecoder;
+
+pub use self::fastmri::{FastMriVolume, read_fastmri, read_fastmri_slice};
+pub use self::image::{Image, list_images, read_image};
+pub use self::mnist::{read_digits_csv, read_idx_images, read_idx_labels};
+pub use self::nifti::{nifti_dims, read_nifti_slices};
+pub use self::npy::{Array, npz_keys, read_npy, read_npz};
+use crate::error::{DataError, FileContext, Result};
+
+/// A multi-line, human-readable description of a data file, its type found from its content:
+/// HDF5 (datasets with shapes and types, file attributes with values), NIfTI (dims, datatype,
+/// voxel size, scaling), NPY/NPZ (arrays, shapes, dtypes), PNG/JPEG (size, colour type, bit
+/// depth), IDX (count, rows, cols). gzipped NIfTI and IDX files are recognised too. Every line,
+/// the last included, ends with a newline.
+pub fn inspect(path: impl AsRef<Path>) -> Result<String> {
+    let path = path.as_ref();
+    let mut head = Vec::new();
+    open_maybe_gz(path)?
+        .take(352)
+        .read_to_end(&mut head)
+        .at(path)?;
+    let text = if head.starts_with(b"\x89HDF\r\n\x1a\n") {
+        fastmri::describe_hdf5(path)
+    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") || head.starts_with(&[0xff, 0xd8, 0xff]) {
+        image::describe_image(path)
+    } else if head.starts_with(b"\x93NUMPY") {
+        npy::describe_npy(path)
+    } else if head.starts_with(b"PK\x03\x04") {
+        npy::describe_npz(path)
+    } else if matches!(head.get(344..348), Some(b"n+1\0" | b"ni1\0")) {
+        nifti::describe_nifti(path)
+    } else if let Some((_, dims)) = mnist::idx_header(&head) {
+        Ok(match dims[..] {
+            [count, rows, cols] => {
+                format!("{}: IDX images: {count} of {rows}x{cols}", path.display())
+            }
+            _ => format!("{}: IDX labels: {}", path.display(), dims[0]),
+        })
+    } else {
+        Err(DataError::file(
+            path,
+            "unknown file type (not HDF5, NIfTI, NPY/NPZ, PNG/JPEG or IDX)",
+        ))
+    };
+    Ok(text? + "\n")
+}
+
+/// Element types the readers convert to f32.
+pub(crate) trait ToF32: Copy {
+    fn to_f32(self) -> f32;
+}
+
+macro_rules! to_f32 {
+    ($($t:ty),*) => {
+        $(impl ToF32 for $t {
+            fn to_f32(self) -> f32 {
+                self as f32
+            }
+        })*
+    };
+}
+
+to_f32!(u8, i8, u16, i16, u32, i32, i64, f32, f64);
+
+/// The file's bytes, gunzipped when it starts with the gzip magic.
+pub(crate) fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>> {
+    let mut reader = BufReader::new(File::open(path).at(path)?);
+    let gzipped = reader.fill_buf().at(path)?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gzipped {
+        Box::new(MultiGzDecoder::new(reader))
+    } else {
+        Box::new(reader)
+    })
+}

@@ -1,0 +1,98 @@
+//! Checkpoints are atomic and resumable; configs parse, validate and take overrides; schedules.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use unroll_models::{ModelConfig, UnrolledPgdConfig};
+use unroll_train::checkpoint::{self, LoopState};
+use unroll_train::config::{Decay, ExperimentConfig, ScheduleConfig};
+use unroll_train::trainer::optimizer;
+
+const EXPERIMENT: &str = r#"
+[data]
+source = { kind = "image_folder", path = "images" }
+[data.problem]
+kind = "denoising"
+noise = { kind = "gaussian", sigma = 0.1 }
+[model]
+kind = "unrolled_pgd"
+iterations = 2
+[train]
+epochs = 3
+"#;
+
+fn parse(text: &str, overrides: &[&str]) -> Result<ExperimentConfig, String> {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    ExperimentConfig::parse(text, Path::new("/exp/test.toml"), &overrides).map_err(|e| e.to_string())
+}
+
+#[test]
+fn configs_parse_with_defaults_and_resolve_paths() {
+    let config = parse(EXPERIMENT, &[]).unwrap();
+    assert_eq!(config.name(), "test");
+    assert_eq!(config.train.batch_size, 4);
+    assert_eq!(config.data.source.path(), Path::new("/exp/images"));
+    assert!(matches!(config.model, ModelConfig::UnrolledPgd(UnrolledPgdConfig { iterations: 2, .. })));
+}
+
+#[test]
+fn overrides_are_type_checked() {
+    let config = parse(EXPERIMENT, &["train.epochs=7", "optimizer.lr=3e-4", "model.tied=true"]).unwrap();
+    assert_eq!(config.train.epochs, 7);
+    assert_eq!(config.optimizer.lr, 3e-4);
+    let err = parse(EXPERIMENT, &["train.epochs=seven"]).unwrap_err();
+    assert!(err.contains("test.toml") && err.contains("epochs") && err.contains("seven"), "{err}");
+    let err = parse(EXPERIMENT, &["train.epoch=1"]).unwrap_err();
+    assert!(err.contains("epoch"), "{err}");
+    assert!(parse(EXPERIMENT, &["noequals"]).unwrap_err().contains("key=value"));
+}
+
+#[test]
+fn semantic_errors_name_the_key() {
+    let err = parse(EXPERIMENT, &["optimizer.lr=-1.0"]).unwrap_err();
+    assert!(err.contains("optimizer.lr"), "{err}");
+    let err = parse(&EXPERIMENT.replace("sigma = 0.1", "sigma = -0.1"), &[]).unwrap_err();
+    assert!(err.contains("data.problem") && err.contains("sigma"), "{err}");
+}
+
+#[test]
+fn schedules_warm_up_and_decay() {
+    let cosine = ScheduleConfig { warmup_steps: 4, decay: Decay::Cosine { min_factor: 0.1 } };
+    assert!((cosine.lr(1.0, 0, 104) - 0.25).abs() < 1e-12);
+    assert!((cosine.lr(1.0, 4, 104) - 1.0).abs() < 1e-12);
+    assert!((cosine.lr(1.0, 104, 104) - 0.1).abs() < 1e-12);
+    let step = ScheduleConfig { warmup_steps: 0, decay: Decay::Step { every: 10, gamma: 0.5 } };
+    assert!((step.lr(1.0, 25, 100) - 0.25).abs() < 1e-12);
+}
+
+#[test]
+fn checkpoints_are_atomic_and_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let config = parse(EXPERIMENT, &[]).unwrap();
+    let device = Device::flex();
+    let model = config.model.init(1, &device);
+    let optim = optimizer(&config);
+    let state = LoopState { step: 5, epoch: 1, batch_in_epoch: 2, ..Default::default() };
+    checkpoint::save(out, &model, &optim, &state).unwrap();
+    // No temporary files are left behind.
+    let names: Vec<String> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, vec!["checkpoint".to_string()]);
+    // A crash while writing the next checkpoint (a half-written checkpoint.tmp) loses nothing.
+    std::fs::create_dir_all(out.join("checkpoint.tmp")).unwrap();
+    std::fs::write(out.join("checkpoint.tmp/model.bpk"), b"partial").unwrap();
+    let dir_found = checkpoint::find(out).unwrap();
+    let (loaded, _, loaded_state) = checkpoint::load(&dir_found, config.model.init(1, &device), optimizer(&config)).unwrap();
+    assert_eq!(loaded_state, state);
+    assert_eq!(checkpoint::model_bytes(&loaded).unwrap(), checkpoint::model_bytes(&model).unwrap());
+    // A crash between the two renames leaves only checkpoint.old, which is still found.
+    std::fs::rename(out.join("checkpoint"), out.join("checkpoint.old")).unwrap();
+    assert_eq!(checkpoint::find(out).unwrap(), out.join("checkpoint.old"));
+    // The next save replaces everything cleanly.
+    checkpoint::save(out, &model, &optim, &LoopState { step: 6, ..state }).unwrap();
+    assert!(!out.join("checkpoint.old").exists() && !out.join("checkpoint.tmp").exists());
+    // A corrupt checkpoint is an error naming the file, not a panic.
+    std::fs::write(out.join("checkpoint/model.bpk"), b"garbage").unwrap();
+    let err = checkpoint::load(&out.join("checkpoint"), config.model.init(1, &device), optimizer(&config)).err().unwrap();
+    assert!(err.to_string().contains("model.bpk"), "{err}");
+}
