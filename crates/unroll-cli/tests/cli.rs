@@ -94,8 +94,8 @@ fn train_kill_resume_eval_export_inspect_infer() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(run.join("checkpoint/state.json").exists(), "no checkpoint written");
-    assert!(!run.join("checkpoint.tmp").exists() || run.join("checkpoint/model.bpk").exists());
+    let killed_at = json(&run.join("checkpoint/state.json"))["step"].as_u64().expect("a checkpoint was written");
+    assert!(killed_at < 9, "the run finished before it could be killed");
 
     // Starting again without --resume refuses to overwrite; with --resume it finishes the run.
     let stderr = fails(&unroll(&["train", exp.to_str().unwrap(), "--out", run.to_str().unwrap()], dir.path()));
@@ -136,7 +136,7 @@ fn train_kill_resume_eval_export_inspect_infer() {
     assert!((psnr - psnr2).abs() < 1e-6, "package {psnr2} vs checkpoint {psnr}");
 
     // Inference on a fastMRI-layout HDF5 file (no target).
-    let h5 = repo().join("crates/unroll-data/tests/data/multicoil_ri.h5");
+    let h5 = repo().join("crates/unroll-data/tests/data/fastmri_ri_multicoil.h5");
     let inferred = dir.path().join("inferred");
     ok(&unroll(
         &["infer", "--model", package.to_str().unwrap(), "--input", h5.to_str().unwrap(), "--out", inferred.to_str().unwrap()],

@@ -1,7 +1,7 @@
 //! Building blocks shared by the models.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::PaddingConfig2d;
+use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
@@ -17,20 +17,19 @@ impl ResidualCnn {
     /// initialisation (a stable start for deep unrolled networks).
     pub fn new(channels: usize, features: usize, layers: usize, device: &Device) -> Self {
         assert!(layers >= 2, "a residual CNN needs at least 2 layers");
-        let conv = |from: usize, to: usize| {
-            Conv2dConfig::new([from, to], [3, 3]).with_padding(PaddingConfig2d::Same).init(device)
+        let conv = |from: usize, to: usize, initializer: Initializer| {
+            Conv2dConfig::new([from, to], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .with_initializer(initializer)
+                .init(device)
         };
+        let default = Conv2dConfig::new([1, 1], [3, 3]).initializer;
         let mut convs: Vec<Conv2d> = Vec::with_capacity(layers);
-        convs.push(conv(channels, features));
+        convs.push(conv(channels, features, default.clone()));
         for _ in 0..layers - 2 {
-            convs.push(conv(features, features));
+            convs.push(conv(features, features, default.clone()));
         }
-        let mut last = conv(features, channels);
-        last.weight = last.weight.map(|w| w.zeros_like());
-        if let Some(bias) = last.bias {
-            last.bias = Some(bias.map(|b| b.zeros_like()));
-        }
-        convs.push(last);
+        convs.push(conv(features, channels, Initializer::Zeros));
         Self { layers: convs }
     }
 

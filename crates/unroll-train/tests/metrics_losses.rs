@@ -84,9 +84,13 @@ fn image(values: &[f32], shape: [usize; 4], device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(values.to_vec(), shape), device)
 }
 
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f64> {
+    t.into_data().try_into_vec_as::<f64>().unwrap()
+}
+
 fn scalar(t: Tensor<1>) -> f64 {
     assert_eq!(t.dims(), [1]);
-    t.into_data().convert::<f64>().try_into_vec::<f64>().unwrap()[0]
+    host(t)[0]
 }
 
 #[test]
@@ -255,13 +259,7 @@ fn descent(
     let x = image(pred, shape, device).require_grad();
     let value = loss(x.clone());
     let grads = value.backward();
-    let grad: Vec<f64> = x
-        .grad(&grads)
-        .expect("gradient w.r.t. pred")
-        .into_data()
-        .convert::<f64>()
-        .into_vec()
-        .unwrap();
+    let grad = host(x.grad(&grads).expect("gradient w.r.t. pred"));
     let value = scalar(value);
     let step = 0.01 * value / grad.iter().map(|g| g * g).sum::<f64>();
     let stepped: Vec<f32> = pred
@@ -321,13 +319,7 @@ fn metrics_losses_losses_are_differentiable() {
         .collect();
     let grads = config.total(&iterates, &target, &range).backward();
     for (k, x) in iterates.iter().enumerate() {
-        let g: Vec<f64> = x
-            .grad(&grads)
-            .expect("iterate gradient")
-            .into_data()
-            .convert::<f64>()
-            .into_vec()
-            .unwrap();
+        let g = host(x.grad(&grads).expect("iterate gradient"));
         assert!(
             g.iter().all(|v| v.is_finite()) && g.iter().any(|&v| v != 0.0),
             "iterate {k}"
