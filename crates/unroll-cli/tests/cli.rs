@@ -109,7 +109,8 @@ fn train_kill_resume_eval_export_inspect_infer() {
 
     // Eval: metrics for reconstruction and input, CSV, panels.
     let report = dir.path().join("report");
-    let out = ok(&unroll(&["eval", "--checkpoint", run.to_str().unwrap(), "--out", report.to_str().unwrap()], dir.path()));
+    let out =
+        ok(&unroll(&["eval", "--checkpoint", run.to_str().unwrap(), "--out", report.to_str().unwrap()], dir.path()));
     assert!(out.contains("reconstruction"), "{out}");
     let metrics = json(&report.join("metrics.json"));
     let psnr = metrics["mean"]["recon"]["psnr"].as_f64().unwrap();
@@ -139,7 +140,15 @@ fn train_kill_resume_eval_export_inspect_infer() {
     let h5 = repo().join("crates/unroll-data/tests/data/fastmri_ri_multicoil.h5");
     let inferred = dir.path().join("inferred");
     ok(&unroll(
-        &["infer", "--model", package.to_str().unwrap(), "--input", h5.to_str().unwrap(), "--out", inferred.to_str().unwrap()],
+        &[
+            "infer",
+            "--model",
+            package.to_str().unwrap(),
+            "--input",
+            h5.to_str().unwrap(),
+            "--out",
+            inferred.to_str().unwrap(),
+        ],
         dir.path(),
     ));
     assert!(inferred.join("recon.npy").exists() && inferred.join("recon_0000.png").exists());
@@ -195,10 +204,20 @@ fn config_errors_name_the_file_and_the_key() {
             assert!(stderr.contains(e), "{name}: expected {e:?} in {stderr}");
         }
     };
-    case("unknown.toml", text.replace("batch_size = 2", "batch_size = 2\nbatchsize = 3"), &[], &["unknown.toml", "batchsize"]);
+    case(
+        "unknown.toml",
+        text.replace("batch_size = 2", "batch_size = 2\nbatchsize = 3"),
+        &[],
+        &["unknown.toml", "batchsize"],
+    );
     case("type.toml", text.replace("epochs = 1", "epochs = \"many\""), &[], &["type.toml", "many", "epochs"]);
     case("missing.toml", text.replace("ch2.nii.gz", "nope.nii.gz"), &[], &["nope.nii.gz"]);
-    case("bad_value.toml", text.replace("acceleration = 4.0", "acceleration = 0.5"), &[], &["bad_value.toml", "acceleration"]);
+    case(
+        "bad_value.toml",
+        text.replace("acceleration = 4.0", "acceleration = 0.5"),
+        &[],
+        &["bad_value.toml", "acceleration"],
+    );
     case("override.toml", text.clone(), &["--set", "train.epochs=\"x\""], &["override.toml", "epochs"]);
     let stderr = fails(&unroll(&["train", dir.path().join("absent.toml").to_str().unwrap()], dir.path()));
     assert!(stderr.contains("absent.toml"), "{stderr}");

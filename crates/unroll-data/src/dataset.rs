@@ -109,7 +109,10 @@ impl SourceConfig {
                     [h, w] => (1, h, w),
                     [n, h, w] => (n, h, w),
                     _ => {
-                        return Err(DataError::file(path, format!("expected shape [H, W] or [N, H, W], got {:?}", array.shape)));
+                        return Err(DataError::file(
+                            path,
+                            format!("expected shape [H, W] or [N, H, W], got {:?}", array.shape),
+                        ));
                     }
                 };
                 array
@@ -269,7 +272,10 @@ impl SplitDataset {
                         return Err(format!("crop {ch}x{cw} is larger than an image of {h}x{w}"));
                     }
                     None if (h, w) != (first.1, first.2) => {
-                        return Err(format!("images have different sizes ({h}x{w} and {}x{}); set data.crop", first.1, first.2));
+                        return Err(format!(
+                            "images have different sizes ({h}x{w} and {}x{}); set data.crop",
+                            first.1, first.2
+                        ));
                     }
                     _ => {}
                 }
@@ -301,7 +307,8 @@ impl Dataset<Item, DataError> for SplitDataset {
         let index = self.indices[position];
         let image = &self.images[index];
         let epoch = if self.split == Split::Train { self.epoch } else { 0 };
-        let item_seed = self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let item_seed =
+            self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03);
         let mut rng = ChaCha8Rng::seed_from_u64(item_seed);
         let [h, w] = self.crop.unwrap_or([image.height, image.width]);
         let (top, left) = if self.split == Split::Train {

@@ -14,10 +14,7 @@ pub enum DataError {
 impl DataError {
     /// An error about `path`.
     pub fn file(path: impl AsRef<Path>, message: impl Display) -> Self {
-        DataError::File {
-            path: path.as_ref().to_path_buf(),
-            message: message.to_string(),
-        }
+        DataError::File { path: path.as_ref().to_path_buf(), message: message.to_string() }
     }
 }
 

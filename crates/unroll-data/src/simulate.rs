@@ -236,7 +236,8 @@ impl Simulation for MriSimulation {
             0,
         );
         let target = if self.phase > 0.0 {
-            let phases: Vec<f32> = seeds.iter().flat_map(|&s| smooth_phase([h, w], self.phase, &mut rng(s, 2))).collect();
+            let phases: Vec<f32> =
+                seeds.iter().flat_map(|&s| smooth_phase([h, w], self.phase, &mut rng(s, 2))).collect();
             let phase = Tensor::<4>::from_data(TensorData::new(phases, [n, 1, h, w]), &device);
             Complex::new(clean.clone() * phase.clone().cos(), clean * phase.sin())
         } else {

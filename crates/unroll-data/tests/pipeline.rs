@@ -7,8 +7,8 @@ use burn::data::dataset::Dataset;
 use burn::prelude::*;
 use unroll_data::readers::Image;
 use unroll_data::{
-    AugmentConfig, DataConfig, ProblemConfig, Simulation, SimulationBatcher, SimulationVisitor,
-    SourceConfig, Split, SplitConfig,
+    AugmentConfig, DataConfig, ProblemConfig, Simulation, SimulationBatcher, SimulationVisitor, SourceConfig, Split,
+    SplitConfig,
 };
 use unroll_physics::{BlurBoundary, LinearOperator, MaskConfig, NoiseModel, Signal};
 
@@ -19,9 +19,7 @@ fn images(count: usize) -> Arc<Vec<Image>> {
                 channels: 1,
                 height: 20,
                 width: 24,
-                data: (0..480)
-                    .map(|p| ((p * (i + 1)) % 17) as f32 / 16.0)
-                    .collect(),
+                data: (0..480).map(|p| ((p * (i + 1)) % 17) as f32 / 16.0).collect(),
             })
             .collect(),
     )
@@ -29,17 +27,9 @@ fn images(count: usize) -> Arc<Vec<Image>> {
 
 fn config(problem: ProblemConfig) -> DataConfig {
     DataConfig {
-        source: SourceConfig::ImageFolder {
-            path: "unused".into(),
-            grayscale: true,
-        },
+        source: SourceConfig::ImageFolder { path: "unused".into(), grayscale: true },
         problem,
-        split: SplitConfig {
-            train: 0.6,
-            val: 0.2,
-            test: 0.2,
-            contiguous: false,
-        },
+        split: SplitConfig { train: 0.6, val: 0.2, test: 0.2, contiguous: false },
         crop: Some([16, 16]),
         augment: AugmentConfig { flip: true },
     }
@@ -47,56 +37,30 @@ fn config(problem: ProblemConfig) -> DataConfig {
 
 #[test]
 fn splits_are_disjoint_deterministic_and_complete() {
-    let split = SplitConfig {
-        train: 0.6,
-        val: 0.2,
-        test: 0.2,
-        contiguous: false,
-    };
-    let parts: Vec<Vec<usize>> = [Split::Train, Split::Val, Split::Test]
-        .iter()
-        .map(|&s| split.indices(10, s, 3))
-        .collect();
+    let split = SplitConfig { train: 0.6, val: 0.2, test: 0.2, contiguous: false };
+    let parts: Vec<Vec<usize>> =
+        [Split::Train, Split::Val, Split::Test].iter().map(|&s| split.indices(10, s, 3)).collect();
     assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [6, 2, 2]);
     let mut all: Vec<usize> = parts.concat();
     all.sort();
     assert_eq!(all, (0..10).collect::<Vec<_>>());
     assert_eq!(split.indices(10, Split::Val, 3), parts[1]);
-    assert_ne!(
-        split.indices(10, Split::Train, 4),
-        parts[0],
-        "another seed, another split"
-    );
-    let contiguous = SplitConfig {
-        contiguous: true,
-        ..split
-    };
+    assert_ne!(split.indices(10, Split::Train, 4), parts[0], "another seed, another split");
+    let contiguous = SplitConfig { contiguous: true, ..split };
     assert_eq!(contiguous.indices(10, Split::Val, 3), vec![6, 7]);
 }
 
 #[test]
 fn training_items_vary_by_epoch_and_validation_items_do_not() {
-    let cfg = config(ProblemConfig::Denoising {
-        noise: NoiseModel::Gaussian { sigma: 0.1 },
-    });
+    let cfg = config(ProblemConfig::Denoising { noise: NoiseModel::Gaussian { sigma: 0.1 } });
     let train = cfg.dataset(images(10), Split::Train, 1).unwrap();
     let val = cfg.dataset(images(10), Split::Val, 1).unwrap();
     let item = train.at_epoch(0).get(0).unwrap();
     assert_eq!((item.image.height, item.image.width), (16, 16));
-    assert_eq!(
-        train.at_epoch(0).get(0).unwrap().image.data,
-        item.image.data,
-        "same epoch, same item"
-    );
+    assert_eq!(train.at_epoch(0).get(0).unwrap().image.data, item.image.data, "same epoch, same item");
     let other = train.at_epoch(1).get(0).unwrap();
-    assert!(
-        other.seed != item.seed,
-        "a new epoch draws new measurement seeds"
-    );
-    assert_eq!(
-        val.at_epoch(0).get(1).unwrap().seed,
-        val.at_epoch(5).get(1).unwrap().seed
-    );
+    assert!(other.seed != item.seed, "a new epoch draws new measurement seeds");
+    assert_eq!(val.at_epoch(0).get(1).unwrap().seed, val.at_epoch(5).get(1).unwrap().seed);
     // Validation takes the centre crop.
     let v = val.get(0).unwrap();
     let source = &images(10)[cfg.split.indices(10, Split::Val, 1)[0]];
@@ -105,26 +69,13 @@ fn training_items_vary_by_epoch_and_validation_items_do_not() {
 
 #[test]
 fn mismatched_crops_and_shapes_are_reported() {
-    let mut cfg = config(ProblemConfig::Denoising {
-        noise: NoiseModel::None,
-    });
+    let mut cfg = config(ProblemConfig::Denoising { noise: NoiseModel::None });
     cfg.crop = Some([40, 40]);
-    assert!(
-        cfg.dataset(images(5), Split::Train, 0)
-            .unwrap_err()
-            .contains("crop")
-    );
-    let tomo = ProblemConfig::Tomography {
-        angles: 8,
-        noise: NoiseModel::None,
-    };
+    assert!(cfg.dataset(images(5), Split::Train, 0).unwrap_err().contains("crop"));
+    let tomo = ProblemConfig::Tomography { angles: 8, noise: NoiseModel::None };
     let mut cfg = config(tomo);
     cfg.crop = Some([16, 12]);
-    assert!(
-        cfg.dataset(images(5), Split::Train, 0)
-            .unwrap_err()
-            .contains("square")
-    );
+    assert!(cfg.dataset(images(5), Split::Train, 0).unwrap_err().contains("square"));
 }
 
 struct Check {
@@ -135,9 +86,7 @@ impl SimulationVisitor for Check {
     type Output = ();
     fn visit<S: Simulation>(self, simulation: S) {
         let device = Device::flex();
-        let data = config(ProblemConfig::Denoising {
-            noise: NoiseModel::None,
-        });
+        let data = config(ProblemConfig::Denoising { noise: NoiseModel::None });
         let set = data.dataset(images(10), Split::Val, 2).unwrap();
         let batcher = SimulationBatcher { simulation };
         let a = batcher.batch(set.items(&[0, 1]).unwrap(), &device);
@@ -146,13 +95,7 @@ impl SimulationVisitor for Check {
         let (ya, yb) = (a.y.clone().to_channels(), b.y.to_channels());
         assert_eq!(ya.clone().into_data(), yb.into_data());
         // The measurement is consistent with the operator: y ≈ A x (noise aside).
-        let residual =
-            a.op.forward(a.target.clone())
-                .sub(a.y)
-                .to_channels()
-                .abs()
-                .max()
-                .into_scalar::<f64>();
+        let residual = a.op.forward(a.target.clone()).sub(a.y).to_channels().abs().max().into_scalar::<f64>();
         assert!(residual < 0.5, "residual {residual}");
         assert_eq!(a.target.image().dims()[1..], self.shape[..]);
     }
@@ -164,27 +107,15 @@ fn every_problem_simulates_reproducibly() {
     for problem in [
         ProblemConfig::MulticoilMri {
             coils: 4,
-            mask: MaskConfig::Random {
-                acceleration: 4.0,
-                center_fraction: 0.1,
-            },
+            mask: MaskConfig::Random { acceleration: 4.0, center_fraction: 0.1 },
             noise,
             fft: Default::default(),
             phase: 1.0,
         },
-        ProblemConfig::Blur {
-            sigma: [0.5, 2.0],
-            kernel_size: 5,
-            boundary: BlurBoundary::Zero,
-            noise,
-        },
+        ProblemConfig::Blur { sigma: [0.5, 2.0], kernel_size: 5, boundary: BlurBoundary::Zero, noise },
         ProblemConfig::Inpainting { keep: 0.5, noise },
         ProblemConfig::Denoising { noise },
-        ProblemConfig::CompressedSensing {
-            ratio: 0.3,
-            matrix_seed: 1,
-            noise,
-        },
+        ProblemConfig::CompressedSensing { ratio: 0.3, matrix_seed: 1, noise },
         ProblemConfig::Tomography { angles: 10, noise },
     ] {
         problem.validate().unwrap();

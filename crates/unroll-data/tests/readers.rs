@@ -17,39 +17,26 @@ fn shared(relative: &str) -> PathBuf {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
 /// The error message of `result`, checking that it names `path`.
 fn error_naming<T: std::fmt::Debug>(result: unroll_data::error::Result<T>, path: &Path) -> String {
     let message = result.expect_err("expected an error").to_string();
-    assert!(
-        message.contains(&path.display().to_string()),
-        "{message:?} does not name {}",
-        path.display()
-    );
+    assert!(message.contains(&path.display().to_string()), "{message:?} does not name {}", path.display());
     message
 }
 
 /// A copy of the first half of `source`'s bytes.
 fn truncated(source: &Path, dir: &Path) -> PathBuf {
     let bytes = std::fs::read(source).unwrap();
-    let path = dir.join(format!(
-        "truncated_{}",
-        source.file_name().unwrap().to_str().unwrap()
-    ));
+    let path = dir.join(format!("truncated_{}", source.file_name().unwrap().to_str().unwrap()));
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     path
 }
 
 fn range_of(values: &[f32]) -> (f32, f32) {
-    values
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        })
+    values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
 }
 
 #[test]
@@ -60,11 +47,7 @@ fn readers_image_grey_png() {
     assert_eq!(grey.data[100 * 512 + 200], 54.0 / 255.0);
     let rgb = read_image(&camera, false).unwrap();
     assert_eq!((rgb.channels, rgb.data.len()), (3, 3 * 512 * 512));
-    assert!(
-        rgb.data
-            .chunks(512 * 512)
-            .all(|plane| plane == grey.data.as_slice())
-    );
+    assert!(rgb.data.chunks(512 * 512).all(|plane| plane == grey.data.as_slice()));
 }
 
 #[test]
@@ -73,10 +56,7 @@ fn readers_image_colour_and_alpha() {
     let rgb = read_image(&chelsea, false).unwrap();
     assert_eq!((rgb.channels, rgb.height, rgb.width), (3, 300, 451));
     let at = |c: usize| rgb.data[(c * 300 + 10) * 451 + 20];
-    assert_eq!(
-        [at(0), at(1), at(2)],
-        [151.0 / 255.0, 129.0 / 255.0, 115.0 / 255.0]
-    );
+    assert_eq!([at(0), at(1), at(2)], [151.0 / 255.0, 129.0 / 255.0, 115.0 / 255.0]);
     let grey = read_image(&chelsea, true).unwrap();
     assert_eq!((grey.channels, grey.height, grey.width), (1, 300, 451));
     let luma = 0.2126 * at(0) + 0.7152 * at(1) + 0.0722 * at(2);
@@ -93,19 +73,10 @@ fn readers_image_16_bit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ramp16.png");
     let pixels: Vec<u16> = (0..12).map(|i| i * 5000).collect();
-    image::ImageBuffer::<image::Luma<u16>, _>::from_raw(4, 3, pixels.clone())
-        .unwrap()
-        .save(&path)
-        .unwrap();
+    image::ImageBuffer::<image::Luma<u16>, _>::from_raw(4, 3, pixels.clone()).unwrap().save(&path).unwrap();
     let read = read_image(&path, true).unwrap();
     assert_eq!((read.channels, read.height, read.width), (1, 3, 4));
-    assert_eq!(
-        read.data,
-        pixels
-            .iter()
-            .map(|&p| f32::from(p) / 65535.0)
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(read.data, pixels.iter().map(|&p| f32::from(p) / 65535.0).collect::<Vec<_>>());
 }
 
 #[test]
@@ -127,11 +98,7 @@ fn readers_list_images() {
     for name in ["b.PNG", "a.jpg", "c.JPEG", "notes.txt", "d.npy"] {
         std::fs::write(dir.path().join(name), "").unwrap();
     }
-    let names: Vec<_> = list_images(dir.path())
-        .unwrap()
-        .iter()
-        .map(|p| p.file_name().unwrap().to_owned())
-        .collect();
+    let names: Vec<_> = list_images(dir.path()).unwrap().iter().map(|p| p.file_name().unwrap().to_owned()).collect();
     assert_eq!(names, ["a.jpg", "b.PNG", "c.JPEG"]);
     let missing = dir.path().join("nowhere");
     error_naming(list_images(&missing), &missing);
@@ -170,9 +137,7 @@ fn write_nifti(path: &Path, dim: &[u16], datatype: i16, bitpix: i16, scl: [f32; 
     bytes[0..4].copy_from_slice(&348i32.to_le_bytes());
     let mut dims = [1i16; 8];
     dims[0] = dim.len() as i16;
-    dim.iter()
-        .enumerate()
-        .for_each(|(i, &d)| dims[i + 1] = d as i16);
+    dim.iter().enumerate().for_each(|(i, &d)| dims[i + 1] = d as i16);
     for (i, d) in dims.iter().enumerate() {
         bytes[40 + 2 * i..42 + 2 * i].copy_from_slice(&d.to_le_bytes());
     }
@@ -200,43 +165,13 @@ fn write_nifti(path: &Path, dim: &[u16], datatype: i16, bitpix: i16, scl: [f32; 
 fn readers_nifti_datatypes_and_scaling() {
     let dir = tempfile::tempdir().unwrap();
     // A 2x3x2 volume whose voxel (i, j, k) holds i + 10 j + 100 k, in column-major order.
-    let values: Vec<i32> = (0..2)
-        .flat_map(|k| (0..3).flat_map(move |j| (0..2).map(move |i| i + 10 * j + 100 * k)))
-        .collect();
+    let values: Vec<i32> =
+        (0..2).flat_map(|k| (0..3).flat_map(move |j| (0..2).map(move |i| i + 10 * j + 100 * k))).collect();
     let cases: [(&str, i16, i16, Vec<u8>); 4] = [
-        (
-            "int16.nii",
-            4,
-            16,
-            values
-                .iter()
-                .flat_map(|&v| (v as i16).to_le_bytes())
-                .collect(),
-        ),
-        (
-            "uint16.nii.gz",
-            512,
-            16,
-            values
-                .iter()
-                .flat_map(|&v| (v as u16).to_le_bytes())
-                .collect(),
-        ),
-        (
-            "int32.nii",
-            8,
-            32,
-            values.iter().flat_map(|&v| v.to_le_bytes()).collect(),
-        ),
-        (
-            "float64.nii.gz",
-            64,
-            64,
-            values
-                .iter()
-                .flat_map(|&v| f64::from(v).to_le_bytes())
-                .collect(),
-        ),
+        ("int16.nii", 4, 16, values.iter().flat_map(|&v| (v as i16).to_le_bytes()).collect()),
+        ("uint16.nii.gz", 512, 16, values.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect()),
+        ("int32.nii", 8, 32, values.iter().flat_map(|&v| v.to_le_bytes()).collect()),
+        ("float64.nii.gz", 64, 64, values.iter().flat_map(|&v| f64::from(v).to_le_bytes()).collect()),
     ];
     for (name, datatype, bitpix, data) in cases {
         let path = dir.path().join(name);
@@ -244,28 +179,14 @@ fn readers_nifti_datatypes_and_scaling() {
         assert_eq!(nifti_dims(&path).unwrap(), [2, 3, 2], "{name}");
         // Axial slice k = 1: rows j = 2, 1, 0; columns i = 0, 1; value 2 v - 1.
         let slices = read_nifti_slices(&path, 2, Some(1..2)).unwrap();
-        let expected: Vec<f32> = [120, 121, 110, 111, 100, 101]
-            .iter()
-            .map(|&v| 2.0 * v as f32 - 1.0)
-            .collect();
+        let expected: Vec<f32> = [120, 121, 110, 111, 100, 101].iter().map(|&v| 2.0 * v as f32 - 1.0).collect();
         assert_eq!(slices[0].data, expected, "{name}");
-        assert_eq!(
-            read_nifti_slices(&path, 0, None).unwrap().len(),
-            2,
-            "{name}"
-        );
+        assert_eq!(read_nifti_slices(&path, 0, None).unwrap().len(), 2, "{name}");
     }
 
     // scl_slope 0: no scaling.
     let unscaled = dir.path().join("unscaled.nii");
-    write_nifti(
-        &unscaled,
-        &[2, 3, 2],
-        2,
-        8,
-        [0.0, 5.0],
-        &values.iter().map(|&v| v as u8).collect::<Vec<_>>(),
-    );
+    write_nifti(&unscaled, &[2, 3, 2], 2, 8, [0.0, 5.0], &values.iter().map(|&v| v as u8).collect::<Vec<_>>());
     let sagittal = &read_nifti_slices(&unscaled, 0, Some(1..2)).unwrap()[0];
     assert_eq!((sagittal.height, sagittal.width), (2, 3));
     assert_eq!(sagittal.data, [101.0, 111.0, 121.0, 1.0, 11.0, 21.0]);
@@ -343,20 +264,8 @@ fn readers_npz() {
 fn readers_mnist_idx() {
     let images = read_idx_images(shared("digits/t10k-images-idx3-ubyte.gz")).unwrap();
     assert_eq!(images.len(), 10_000);
-    assert!(
-        images
-            .iter()
-            .all(|im| (im.channels, im.height, im.width) == (1, 28, 28))
-    );
-    assert_eq!(
-        range_of(
-            &images
-                .iter()
-                .flat_map(|im| im.data.iter().copied())
-                .collect::<Vec<_>>()
-        ),
-        (0.0, 1.0)
-    );
+    assert!(images.iter().all(|im| (im.channels, im.height, im.width) == (1, 28, 28)));
+    assert_eq!(range_of(&images.iter().flat_map(|im| im.data.iter().copied()).collect::<Vec<_>>()), (0.0, 1.0));
     let labels_path = shared("digits/t10k-labels-idx1-ubyte.gz");
     let labels = read_idx_labels(&labels_path).unwrap();
     assert_eq!(labels.len(), 10_000);
@@ -365,10 +274,7 @@ fn readers_mnist_idx() {
 
     // A plain (not gzipped) file: 2 images of 2x3, and a copy missing its last byte.
     let dir = tempfile::tempdir().unwrap();
-    let mut bytes: Vec<u8> = [2051u32, 2, 2, 3]
-        .iter()
-        .flat_map(|v| v.to_be_bytes())
-        .collect();
+    let mut bytes: Vec<u8> = [2051u32, 2, 2, 3].iter().flat_map(|v| v.to_be_bytes()).collect();
     bytes.extend((0..12).map(|i| i * 20));
     let plain = dir.path().join("images-idx3-ubyte");
     std::fs::write(&plain, &bytes).unwrap();
@@ -387,15 +293,7 @@ fn readers_digits_csv() {
     assert_eq!((images.len(), labels.len()), (5000, 5000));
     assert!(labels.iter().all(|&l| l < 10));
     assert_eq!((images[0].height, images[0].width), (28, 28));
-    assert_eq!(
-        range_of(
-            &images
-                .iter()
-                .flat_map(|im| im.data.iter().copied())
-                .collect::<Vec<_>>()
-        ),
-        (0.0, 1.0)
-    );
+    assert_eq!(range_of(&images.iter().flat_map(|im| im.data.iter().copied()).collect::<Vec<_>>()), (0.0, 1.0));
 
     let (images, labels) = read_digits_csv(shared("digits/sklearn_digits_8x8.csv.gz"), 8).unwrap();
     assert_eq!((images.len(), labels.len()), (1797, 1797));
@@ -433,10 +331,7 @@ fn readers_fastmri_multicoil() {
     assert_eq!(slice.kspace_re[..], volume.kspace_re[index(1, 0, 0, 0)..]);
     assert_eq!(slice.kspace_im[..], volume.kspace_im[index(1, 0, 0, 0)..]);
     let target = slice.target.unwrap();
-    assert_eq!(
-        (target.shape.as_slice(), &target.data[..]),
-        ([1, 4, 3].as_slice(), &volume.target.unwrap().data[12..])
-    );
+    assert_eq!((target.shape.as_slice(), &target.data[..]), ([1, 4, 3].as_slice(), &volume.target.unwrap().data[12..]));
     assert!(error_naming(read_fastmri_slice(&path, 2), &path).contains("slice 2"));
 }
 
@@ -448,10 +343,7 @@ fn readers_fastmri_other_layouts() {
     assert_eq!(volume.shape, [2, 1, 8, 6]);
     assert_eq!(volume.kspace_re[(8 + 7) * 6 + 5], 1075.0);
     assert_eq!(volume.kspace_im[(8 + 7) * 6 + 5], -1075.0);
-    assert_eq!(
-        (volume.target, volume.max, volume.acquisition.as_deref()),
-        (None, None, Some("AXT2"))
-    );
+    assert_eq!((volume.target, volume.max, volume.acquisition.as_deref()), (None, None, Some("AXT2")));
 
     // float64 with a trailing (re, im) axis.
     let volume = read_fastmri(fixture("interleaved_float64.h5")).unwrap();
@@ -492,32 +384,20 @@ fn readers_inspect() {
     assert!(h5.ends_with("\n") && !h5.ends_with("\n\n"), "{h5:?}");
     let nii = inspect(shared("mri/ch2.nii.gz")).unwrap();
     assert!(
-        nii.contains("dims [181, 217, 181]")
-            && nii.contains("Uint8")
-            && nii.contains("pixdim [1.0, 1.0, 1.0]"),
+        nii.contains("dims [181, 217, 181]") && nii.contains("Uint8") && nii.contains("pixdim [1.0, 1.0, 1.0]"),
         "{nii}"
     );
     let npz = inspect(shared("images/pywt_ascent.npz")).unwrap();
-    assert!(
-        npz.contains("data: shape [512, 512], dtype |u1, C order"),
-        "{npz}"
-    );
+    assert!(npz.contains("data: shape [512, 512], dtype |u1, C order"), "{npz}");
     let npy = inspect(shared("ct/693_ct_head_512_hu_int16.npy")).unwrap();
     assert!(npy.contains("shape [512, 512], dtype <i2"), "{npy}");
     let png = inspect(shared("images/camera.png")).unwrap();
     assert!(png.contains("Png 512x512") && png.contains("L8"), "{png}");
     let jpg = inspect(shared("images/retina.jpg")).unwrap();
-    assert!(
-        jpg.contains("Jpeg 1411x1411") && jpg.contains("Rgb8"),
-        "{jpg}"
-    );
+    assert!(jpg.contains("Jpeg 1411x1411") && jpg.contains("Rgb8"), "{jpg}");
     let idx = inspect(shared("digits/t10k-images-idx3-ubyte.gz")).unwrap();
     assert!(idx.contains("10000 of 28x28"), "{idx}");
-    assert!(
-        inspect(shared("digits/t10k-labels-idx1-ubyte.gz"))
-            .unwrap()
-            .contains("IDX labels: 10000")
-    );
+    assert!(inspect(shared("digits/t10k-labels-idx1-ubyte.gz")).unwrap().contains("IDX labels: 10000"));
     let csv = shared("digits/mnist_5k.csv.gz");
     assert!(error_naming(inspect(&csv), &csv).contains("unknown file type"));
 }

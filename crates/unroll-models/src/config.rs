@@ -44,7 +44,8 @@ impl ModelConfig {
     }
 }
 
-/// Any model of the registry.
+/// Any model of the registry (one is held at a time, so the size difference of the variants is moot).
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model {
     /// Unrolled proximal gradient.

@@ -97,10 +97,19 @@ struct ConvBlock {
 impl ConvBlock {
     fn new(from: usize, to: usize, dropout: f64, device: &Device) -> Self {
         let conv = |a: usize, b: usize| {
-            Conv2dConfig::new([a, b], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).with_bias(false).init(device)
+            Conv2dConfig::new([a, b], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(false)
+                .init(device)
         };
         let norm = || InstanceNormConfig::new(to).with_affine(false).init(device);
-        Self { conv1: conv(from, to), norm1: norm(), conv2: conv(to, to), norm2: norm(), dropout: DropoutConfig::new(dropout).init() }
+        Self {
+            conv1: conv(from, to),
+            norm1: norm(),
+            conv2: conv(to, to),
+            norm2: norm(),
+            dropout: DropoutConfig::new(dropout).init(),
+        }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {

@@ -8,7 +8,9 @@ use unroll_physics::coils::birdcage_maps;
 use unroll_physics::{Blur, BlurBoundary, Complex, Fft2, LinearOperator, MaskConfig, MultiCoilMri, Signal};
 
 fn mri(device: &Device) -> (MultiCoilMri, Complex<4>) {
-    let mask = MaskConfig::EquispacedFraction { acceleration: 4.0, center_fraction: 0.1 }.generate([20, 18], 1).to_tensor(device);
+    let mask = MaskConfig::EquispacedFraction { acceleration: 4.0, center_fraction: 0.1 }
+        .generate([20, 18], 1)
+        .to_tensor(device);
     let op = MultiCoilMri::new(birdcage_maps([20, 18], 3, 1.5, 0.0, device), mask, Fft2::CENTRED_ORTHO);
     let x = Complex::<4>::zeros([2, 1, 20, 18], device).randn_like(3);
     let y = op.forward(x);
@@ -54,8 +56,14 @@ fn models_work_on_real_signals_and_odd_sizes() {
     let y = Tensor::<4>::zeros([1, 1, 13, 11], &device).randn_like(1);
     let unet = ModelConfig::Unet(UnetConfig { chans: 4, pools: 2, dropout: 0.0 }).init(1, &device);
     assert_eq!(unet.reconstruct_final(&op, y.clone()).dims(), [1, 1, 13, 11]);
-    let pgd = ModelConfig::UnrolledPgd(UnrolledPgdConfig { iterations: 2, tied: true, features: 4, layers: 2, initial_step: 0.5 })
-        .init(1, &device);
+    let pgd = ModelConfig::UnrolledPgd(UnrolledPgdConfig {
+        iterations: 2,
+        tied: true,
+        features: 4,
+        layers: 2,
+        initial_step: 0.5,
+    })
+    .init(1, &device);
     assert_eq!(pgd.reconstruct(&op, y).len(), 2);
 }
 

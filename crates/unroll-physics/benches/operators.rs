@@ -42,7 +42,8 @@ fn median_ms(reps: usize, device: &Device, mut f: impl FnMut()) -> f64 {
 fn rustfft_ms(reps: usize, images: usize, h: usize, w: usize) -> f64 {
     let mut planner = FftPlanner::<f32>::new();
     let (rows, cols) = (planner.plan_fft_forward(w), planner.plan_fft_forward(h));
-    let mut data: Vec<Complex32> = (0..images * h * w).map(|i| Complex32::new((i % 7) as f32, (i % 5) as f32)).collect();
+    let mut data: Vec<Complex32> =
+        (0..images * h * w).map(|i| Complex32::new((i % 7) as f32, (i % 5) as f32)).collect();
     let mut scratch = vec![Complex32::default(); h * w];
     let mut run = || {
         for image in data.chunks_mut(h * w) {
@@ -64,13 +65,11 @@ fn rustfft_ms(reps: usize, images: usize, h: usize, w: usize) -> f64 {
     median_ms(reps, &cpu, &mut run)
 }
 
+#[allow(deprecated)] // ndarray is deprecated upstream; the project keeps it selectable.
 fn main() {
     let reps: usize = std::env::var("UNROLL_BENCH_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let devices: Vec<String> = std::env::var("UNROLL_BENCH_DEVICES")
-        .unwrap_or_else(|_| "flex".into())
-        .split(',')
-        .map(str::to_owned)
-        .collect();
+    let devices: Vec<String> =
+        std::env::var("UNROLL_BENCH_DEVICES").unwrap_or_else(|_| "flex".into()).split(',').map(str::to_owned).collect();
     let mut rows = Vec::new();
     for name in &devices {
         let device = match name.as_str() {
@@ -105,7 +104,11 @@ fn main() {
                     let xa = Complex::<4>::zeros([batch, COILS, h, w], &adevice).randn_like(1).to_channels();
                     let grad_ms = median_ms(reps, &device, || {
                         let input = xa.clone().require_grad();
-                        let k = Fft2::CENTRED_ORTHO.apply_with(Complex::from_channels(input.clone()), FftDirection::Forward, *engine);
+                        let k = Fft2::CENTRED_ORTHO.apply_with(
+                            Complex::from_channels(input.clone()),
+                            FftDirection::Forward,
+                            *engine,
+                        );
                         let _ = input.grad(&k.abs_sq().sum().backward());
                     });
                     let sense = MultiCoilMri::new(maps.clone(), mask.clone(), Fft2::CENTRED_ORTHO);
@@ -115,7 +118,11 @@ fn main() {
                             let k = Fft2::CENTRED_ORTHO
                                 .apply_with(sense.expand(image.clone()), FftDirection::Forward, FftEngine::Dense)
                                 .mul_real(mask.clone());
-                            let _ = sense.reduce(Fft2::CENTRED_ORTHO.apply_with(k.mul_real(mask.clone()), FftDirection::Inverse, FftEngine::Dense));
+                            let _ = sense.reduce(Fft2::CENTRED_ORTHO.apply_with(
+                                k.mul_real(mask.clone()),
+                                FftDirection::Inverse,
+                                FftEngine::Dense,
+                            ));
                         })
                     } else {
                         median_ms(reps, &device, || {
@@ -132,5 +139,9 @@ fn main() {
             }
         }
     }
-    println!("{{\"threads\":{},\"reps\":{reps},\"results\":[\n  {}\n]}}", rayon::current_num_threads(), rows.join(",\n  "));
+    println!(
+        "{{\"threads\":{},\"reps\":{reps},\"results\":[\n  {}\n]}}",
+        rayon::current_num_threads(),
+        rows.join(",\n  ")
+    );
 }

@@ -111,11 +111,8 @@ impl Blur {
     /// Circular convolution (or correlation, with `conjugate`) on the working grid.
     fn filter(&self, x: Tensor<4>, conjugate: bool) -> Tensor<4> {
         let spectrum = Fft2::PLAIN_BACKWARD.forward(Complex::from_real(x));
-        let filtered = if conjugate {
-            self.transfer.clone().conj_mul(spectrum)
-        } else {
-            self.transfer.clone().mul(spectrum)
-        };
+        let filtered =
+            if conjugate { self.transfer.clone().conj_mul(spectrum) } else { self.transfer.clone() * spectrum };
         Fft2::PLAIN_BACKWARD.inverse(filtered).re
     }
 
@@ -153,9 +150,8 @@ impl LinearOperator for Blur {
         }
         let gamma = gamma.unsqueeze_dims::<4>(&[1, 2, 3]);
         let fft = Fft2::PLAIN_BACKWARD;
-        let rhs = fft
-            .forward(Complex::from_real(z))
-            .add(self.transfer.clone().conj_mul(fft.forward(Complex::from_real(y))).mul_real(gamma.clone()));
+        let data = self.transfer.clone().conj_mul(fft.forward(Complex::from_real(y)));
+        let rhs = fft.forward(Complex::from_real(z)) + data.mul_real(gamma.clone());
         let denominator = self.transfer.clone().abs_sq() * gamma + 1.0;
         fft.inverse(rhs.mul_real(denominator.recip())).re
     }

@@ -45,13 +45,6 @@ impl<const D: usize> Complex<D> {
         self.re.device()
     }
 
-    /// Complex product `self · other` (broadcasting like Burn's element-wise ops).
-    pub fn mul(self, other: Self) -> Self {
-        let re = self.re.clone() * other.re.clone() - self.im.clone() * other.im.clone();
-        let im = self.re * other.im + self.im * other.re;
-        Self { re, im }
-    }
-
     /// `conj(self) · other`, the product used by adjoints and coil combination.
     pub fn conj_mul(self, other: Self) -> Self {
         let re = self.re.clone() * other.re.clone() + self.im.clone() * other.im.clone();
@@ -72,16 +65,6 @@ impl<const D: usize> Complex<D> {
     /// Multiplies by a real scalar.
     pub fn scale(self, factor: f64) -> Self {
         Self { re: self.re * factor, im: self.im * factor }
-    }
-
-    /// Element-wise sum.
-    pub fn add(self, other: Self) -> Self {
-        Self { re: self.re + other.re, im: self.im + other.im }
-    }
-
-    /// Element-wise difference.
-    pub fn sub(self, other: Self) -> Self {
-        Self { re: self.re - other.re, im: self.im - other.im }
     }
 
     /// `|z|²`.
@@ -107,6 +90,33 @@ impl<const D: usize> Complex<D> {
     /// Detaches both planes from the autodiff graph.
     pub fn detach(self) -> Self {
         self.map(|t| t.detach())
+    }
+}
+
+impl<const D: usize> std::ops::Mul for Complex<D> {
+    type Output = Self;
+
+    /// Complex product (broadcasting like Burn's element-wise ops).
+    fn mul(self, other: Self) -> Self {
+        let re = self.re.clone() * other.re.clone() - self.im.clone() * other.im.clone();
+        let im = self.re * other.im + self.im * other.re;
+        Self { re, im }
+    }
+}
+
+impl<const D: usize> std::ops::Add for Complex<D> {
+    type Output = Self;
+
+    fn add(self, other: Self) -> Self {
+        Self { re: self.re + other.re, im: self.im + other.im }
+    }
+}
+
+impl<const D: usize> std::ops::Sub for Complex<D> {
+    type Output = Self;
+
+    fn sub(self, other: Self) -> Self {
+        Self { re: self.re - other.re, im: self.im - other.im }
     }
 }
 

@@ -72,8 +72,10 @@ pub(crate) fn host_fft2(packed: Tensor<4>, inverse: bool, centred: bool, scale: 
 }
 
 /// Cached `rustfft` plans (planning is the expensive part for non-power-of-two sizes).
+type PlanCache = Mutex<HashMap<(usize, bool), Arc<dyn Fft<f32>>>>;
+
 fn plan(len: usize, inverse: bool) -> Arc<dyn Fft<f32>> {
-    static PLANS: OnceLock<Mutex<HashMap<(usize, bool), Arc<dyn Fft<f32>>>>> = OnceLock::new();
+    static PLANS: OnceLock<PlanCache> = OnceLock::new();
     let mut plans = PLANS.get_or_init(Default::default).lock().expect("FFT plan cache poisoned");
     plans
         .entry((len, inverse))

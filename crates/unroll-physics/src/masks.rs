@@ -142,12 +142,12 @@ impl MaskConfig {
         }
         match *self {
             MaskConfig::Random { center_fraction, acceleration }
-            | MaskConfig::EquispacedFraction { center_fraction, acceleration } => {
-                if !(0.0..1.0).contains(&center_fraction) || center_fraction * acceleration >= 1.0 {
-                    return Err(format!(
-                        "center_fraction must be in [0, 1/acceleration), got {center_fraction} for acceleration {acceleration}"
-                    ));
-                }
+            | MaskConfig::EquispacedFraction { center_fraction, acceleration }
+                if !(0.0..1.0).contains(&center_fraction) || center_fraction * acceleration >= 1.0 =>
+            {
+                return Err(format!(
+                    "center_fraction must be in [0, 1/acceleration), got {center_fraction} for acceleration {acceleration}"
+                ));
             }
             MaskConfig::Equispaced { center_fraction, .. } if !(0.0..1.0).contains(&center_fraction) => {
                 return Err(format!("center_fraction must be in [0, 1), got {center_fraction}"));
@@ -155,7 +155,9 @@ impl MaskConfig {
             MaskConfig::Gaussian2d { fwhm, center_scale, .. } if fwhm <= 0.0 || !(0.0..0.5).contains(&center_scale) => {
                 return Err(format!("fwhm must be > 0 and center_scale in [0, 0.5), got {fwhm} and {center_scale}"));
             }
-            MaskConfig::PoissonDisc { slope, center_scale, .. } if slope < 0.0 || !(0.0..0.5).contains(&center_scale) => {
+            MaskConfig::PoissonDisc { slope, center_scale, .. }
+                if slope < 0.0 || !(0.0..0.5).contains(&center_scale) =>
+            {
                 return Err(format!("slope must be >= 0 and center_scale in [0, 0.5), got {slope} and {center_scale}"));
             }
             _ => {}
@@ -211,7 +213,7 @@ impl MaskConfig {
 /// fastMRI centre block: `n_low = round(W·cf)` columns starting at `(W − n_low + 1) / 2`.
 fn centre_columns(w: usize, center_fraction: f64) -> Vec<bool> {
     let n_low = (w as f64 * center_fraction).round_ties_even() as usize;
-    let pad = (w - n_low + 1) / 2;
+    let pad = (w - n_low).div_ceil(2);
     (0..w).map(|c| (pad..pad + n_low).contains(&c)).collect()
 }
 
@@ -231,7 +233,13 @@ fn centre_ellipse(shape: [usize; 2], scale: f64) -> Vec<bool> {
         .collect()
 }
 
-fn gaussian_2d(shape: [usize; 2], acceleration: f64, fwhm: f64, center_scale: f64, rng: &mut ChaCha8Rng) -> SamplingMask {
+fn gaussian_2d(
+    shape: [usize; 2],
+    acceleration: f64,
+    fwhm: f64,
+    center_scale: f64,
+    rng: &mut ChaCha8Rng,
+) -> SamplingMask {
     let [h, w] = shape;
     let sigma = fwhm / (8.0 * 2f64.ln()).sqrt();
     let acs = centre_ellipse(shape, center_scale);
@@ -254,7 +262,13 @@ fn gaussian_2d(shape: [usize; 2], acceleration: f64, fwhm: f64, center_scale: f6
     SamplingMask { shape, values, acs }
 }
 
-fn poisson_disc(shape: [usize; 2], acceleration: f64, slope: f64, center_scale: f64, rng: &mut ChaCha8Rng) -> SamplingMask {
+fn poisson_disc(
+    shape: [usize; 2],
+    acceleration: f64,
+    slope: f64,
+    center_scale: f64,
+    rng: &mut ChaCha8Rng,
+) -> SamplingMask {
     let [h, w] = shape;
     let radius = center_scale * h.min(w) as f64;
     let acs: Vec<bool> = (0..h * w)

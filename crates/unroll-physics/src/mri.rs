@@ -51,7 +51,7 @@ impl MultiCoilMri {
     /// `E x = S ⊙ x`: image `[N, 1, H, W]` → coil images `[N, C, H, W]`.
     pub fn expand(&self, x: Complex<4>) -> Complex<4> {
         match &self.maps {
-            Some(maps) => x.mul(maps.clone()),
+            Some(maps) => x * maps.clone(),
             None => x,
         }
     }
@@ -94,7 +94,7 @@ impl LinearOperator for MultiCoilMri {
         }
         let gamma = gamma.unsqueeze_dims::<4>(&[1, 2, 3]);
         let gamma_mask = self.mask.clone() * gamma;
-        let numerator = self.fft.forward(z).add(y.mul_real(gamma_mask.clone()));
+        let numerator = self.fft.forward(z) + y.mul_real(gamma_mask.clone());
         self.fft.inverse(numerator.mul_real((gamma_mask + 1.0).recip()))
     }
 }

@@ -41,10 +41,12 @@ impl NoiseModel {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), String> {
         match *self {
-            NoiseModel::Gaussian { sigma } | NoiseModel::PoissonGaussian { sigma, .. } if !(sigma >= 0.0) => {
+            NoiseModel::Gaussian { sigma } | NoiseModel::PoissonGaussian { sigma, .. }
+                if sigma.is_nan() || sigma < 0.0 =>
+            {
                 Err(format!("sigma must be >= 0, got {sigma}"))
             }
-            NoiseModel::Poisson { gain } | NoiseModel::PoissonGaussian { gain, .. } if !(gain > 0.0) => {
+            NoiseModel::Poisson { gain } | NoiseModel::PoissonGaussian { gain, .. } if gain.is_nan() || gain <= 0.0 => {
                 Err(format!("gain must be > 0, got {gain}"))
             }
             _ => Ok(()),

@@ -99,10 +99,10 @@ impl Signal for Complex<4> {
         self.re.dot(&other.re) + self.im.dot(&other.im)
     }
     fn add(self, other: Self) -> Self {
-        Complex::add(self, other)
+        self + other
     }
     fn sub(self, other: Self) -> Self {
-        Complex::sub(self, other)
+        self - other
     }
     fn mul_per_sample(self, factor: Tensor<1>) -> Self {
         self.mul_real(per_sample(factor))

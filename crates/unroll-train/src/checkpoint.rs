@@ -67,9 +67,7 @@ pub fn model_bytes<M: Module>(model: &M) -> Result<Vec<u8>, TrainError> {
 pub fn load_model_bytes<M: Module>(model: M, bytes: Vec<u8>, path: &Path) -> Result<M, TrainError> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| TrainError::file(path, format!("not a model record: {e}")))?;
-    model
-        .try_load_record(record)
-        .map_err(|e| TrainError::file(path, format!("weights do not fit the model: {e}")))
+    model.try_load_record(record).map_err(|e| TrainError::file(path, format!("weights do not fit the model: {e}")))
 }
 
 /// The checkpoint folder of an output folder.
@@ -90,10 +88,8 @@ pub fn save<M: Module>(
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| TrainError::file(&tmp, e))?;
     write_atomic(&tmp.join("model.bpk"), &model_bytes(model)?)?;
-    let optim = optimizer
-        .to_record()
-        .into_bytes()
-        .map_err(|e| TrainError::file(&tmp, format!("optimizer state: {e}")))?;
+    let optim =
+        optimizer.to_record().into_bytes().map_err(|e| TrainError::file(&tmp, format!("optimizer state: {e}")))?;
     write_atomic(&tmp.join("optimizer.bpk"), &optim[..])?;
     let json = serde_json::to_vec_pretty(state).expect("loop state serialises");
     write_atomic(&tmp.join("state.json"), &json)?;
@@ -108,9 +104,7 @@ pub fn save<M: Module>(
 
 /// The newest complete checkpoint folder of `out`, if any.
 pub fn find(out: &Path) -> Option<PathBuf> {
-    [checkpoint_dir(out), out.join("checkpoint.old")]
-        .into_iter()
-        .find(|d| d.join("state.json").exists())
+    [checkpoint_dir(out), out.join("checkpoint.old")].into_iter().find(|d| d.join("state.json").exists())
 }
 
 /// Loads model, optimiser and loop state from the checkpoint folder `dir`.

@@ -54,24 +54,35 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
         config.data.source = with_path(config.data.source, data.clone());
     }
     let images = Arc::new(config.data.source.load()?);
-    let dataset = |split| config.data.dataset(images.clone(), split, config.seed).map_err(|m| TrainError::Usage(format!("data: {m}")));
+    let dataset = |split| {
+        config.data.dataset(images.clone(), split, config.seed).map_err(|m| TrainError::Usage(format!("data: {m}")))
+    };
     let (mut split, mut set) = (Split::Test, dataset(Split::Test)?);
     if set.is_empty() {
         (split, set) = (Split::Val, dataset(Split::Val)?);
     }
     if set.is_empty() {
-        return Err(TrainError::Usage(format!("no test or validation images in {}", config.data.source.path().display())));
+        return Err(TrainError::Usage(format!(
+            "no test or validation images in {}",
+            config.data.source.path().display()
+        )));
     }
     let shape = set.item_shape().expect("non-empty");
-    let results = config.data.problem.visit(
-        shape,
-        EvalVisitor { model: &model, set: &set, device: &device, batch_size: config.train.batch_size },
-    )?;
+    let results = config
+        .data
+        .problem
+        .visit(shape, EvalVisitor { model: &model, set: &set, device: &device, batch_size: config.train.batch_size })?;
     let summary = evaluate::write_report(&options.out, &results, &format!("{} ({split:?} split)", config.name()))?;
     println!("{} on the {split:?} split ({} items):", config.name(), summary.items);
     println!("{:<16}{:>10}{:>10}{:>10}", "", "PSNR dB", "SSIM", "NMSE");
-    println!("{:<16}{:>10.2}{:>10.4}{:>10.4}", "input (Aᴴy)", summary.input.psnr, summary.input.ssim, summary.input.nmse);
-    println!("{:<16}{:>10.2}{:>10.4}{:>10.4}", "reconstruction", summary.recon.psnr, summary.recon.ssim, summary.recon.nmse);
+    println!(
+        "{:<16}{:>10.2}{:>10.4}{:>10.4}",
+        "input (Aᴴy)", summary.input.psnr, summary.input.ssim, summary.input.nmse
+    );
+    println!(
+        "{:<16}{:>10.2}{:>10.4}{:>10.4}",
+        "reconstruction", summary.recon.psnr, summary.recon.ssim, summary.recon.nmse
+    );
     println!("report: {}", options.out.display());
     Ok(summary)
 }

@@ -104,12 +104,7 @@ fn default_lr() -> f64 {
 
 impl Default for OptimizerConfig {
     fn default() -> Self {
-        Self {
-            kind: OptimizerKind::Adam,
-            lr: default_lr(),
-            weight_decay: 0.0,
-            grad_clip: None,
-        }
+        Self { kind: OptimizerKind::Adam, lr: default_lr(), weight_decay: 0.0, grad_clip: None }
     }
 }
 
@@ -159,8 +154,7 @@ impl ScheduleConfig {
             Decay::Constant => lr,
             Decay::Cosine { min_factor } => {
                 let t = (after as f64 / span as f64).min(1.0);
-                lr * (min_factor
-                    + (1.0 - min_factor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+                lr * (min_factor + (1.0 - min_factor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
             }
             Decay::Step { every, gamma } => lr * gamma.powi((after / every.max(1)) as i32),
         }
@@ -203,30 +197,23 @@ impl ExperimentConfig {
     /// Reads `path`, applies `overrides` (`key=value`, the value in TOML syntax, bare words taken as
     /// strings), deserialises and validates. Relative data paths are resolved against the file's folder.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::Config {
-            file: path.to_path_buf(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| TrainError::Config { file: path.to_path_buf(), message: format!("cannot read: {e}") })?;
         Self::parse(&text, path, overrides)
     }
 
     /// [`ExperimentConfig::load`] from text; `path` names the file in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Self, TrainError> {
-        let error = |message: String| TrainError::Config {
-            file: path.to_path_buf(),
-            message,
-        };
+        let error = |message: String| TrainError::Config { file: path.to_path_buf(), message };
         let mut config: Self = if overrides.is_empty() {
             toml::from_str(text).map_err(|e| error(e.to_string()))?
         } else {
             let mut table: toml::Table = toml::from_str(text).map_err(|e| error(e.to_string()))?;
             for item in overrides {
-                apply_override(&mut table, item)
-                    .map_err(|m| error(format!("--set {item}: {m}")))?;
+                apply_override(&mut table, item).map_err(|m| error(format!("--set {item}: {m}")))?;
             }
             let merged = toml::to_string(&table).map_err(|e| error(e.to_string()))?;
-            toml::from_str(&merged)
-                .map_err(|e| error(format!("after applying --set overrides: {e}")))?
+            toml::from_str(&merged).map_err(|e| error(format!("after applying --set overrides: {e}")))?
         };
         config.validate().map_err(error)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -239,27 +226,15 @@ impl ExperimentConfig {
 
     /// Semantic checks that serde cannot express; the message names the key.
     pub fn validate(&self) -> Result<(), String> {
-        self.data
-            .problem
-            .validate()
-            .map_err(|e| format!("data.problem: {e}"))?;
-        self.data
-            .split
-            .validate()
-            .map_err(|e| format!("data.split: {e}"))?;
+        self.data.problem.validate().map_err(|e| format!("data.problem: {e}"))?;
+        self.data.split.validate().map_err(|e| format!("data.split: {e}"))?;
         self.model.validate().map_err(|e| format!("model: {e}"))?;
         self.loss.validate().map_err(|e| format!("loss: {e}"))?;
         if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
-            return Err(format!(
-                "optimizer.lr must be a positive number, got {}",
-                self.optimizer.lr
-            ));
+            return Err(format!("optimizer.lr must be a positive number, got {}", self.optimizer.lr));
         }
         if self.optimizer.weight_decay < 0.0 {
-            return Err(format!(
-                "optimizer.weight_decay must be >= 0, got {}",
-                self.optimizer.weight_decay
-            ));
+            return Err(format!("optimizer.weight_decay must be >= 0, got {}", self.optimizer.weight_decay));
         }
         if let Some(clip) = self.optimizer.grad_clip
             && clip <= 0.0
@@ -270,9 +245,7 @@ impl ExperimentConfig {
             return Err("schedule.decay.every must be at least 1".into());
         }
         if self.train.epochs == 0 || self.train.batch_size == 0 || self.train.validate_every == 0 {
-            return Err(
-                "train.epochs, train.batch_size and train.validate_every must be at least 1".into(),
-            );
+            return Err("train.epochs, train.batch_size and train.validate_every must be at least 1".into());
         }
         Ok(())
     }

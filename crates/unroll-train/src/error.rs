@@ -37,9 +37,6 @@ pub enum TrainError {
 impl TrainError {
     /// A file error.
     pub fn file(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
-        TrainError::File {
-            path: path.into(),
-            message: message.to_string(),
-        }
+        TrainError::File { path: path.into(), message: message.to_string() }
     }
 }

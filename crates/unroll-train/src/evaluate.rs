@@ -61,24 +61,16 @@ impl EvalSummary {
     pub fn from_items(items: &[ItemResult]) -> Self {
         let recon: Vec<Metrics> = items.iter().map(|i| i.recon).collect();
         let input: Vec<Metrics> = items.iter().map(|i| i.input).collect();
-        Self {
-            items: items.len(),
-            recon: Metrics::mean(&recon),
-            input: Metrics::mean(&input),
-        }
+        Self { items: items.len(), recon: Metrics::mean(&recon), input: Metrics::mean(&input) }
     }
 }
 
 fn host(t: Tensor<4>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 data")
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
 }
 
 fn item_metrics(target: &[f32], pred: &[f32], [c, h, w]: [usize; 3]) -> Metrics {
-    let slices =
-        |v: &[f32]| -> Vec<Vec<f32>> { v.chunks(h * w).take(c).map(<[f32]>::to_vec).collect() };
+    let slices = |v: &[f32]| -> Vec<Vec<f32>> { v.chunks(h * w).take(c).map(<[f32]>::to_vec).collect() };
     let (t, p) = (slices(target), slices(pred));
     let t: Vec<&[f32]> = t.iter().map(Vec::as_slice).collect();
     let p: Vec<&[f32]> = p.iter().map(Vec::as_slice).collect();
@@ -94,19 +86,13 @@ pub fn evaluate<S: Simulation>(
     batch_size: usize,
     keep_images: bool,
 ) -> Result<Vec<ItemResult>, TrainError> {
-    let batcher = SimulationBatcher {
-        simulation: simulation.clone(),
-    };
+    let batcher = SimulationBatcher { simulation: simulation.clone() };
     let positions: Vec<usize> = (0..dataset.len()).collect();
     let mut results = Vec::with_capacity(dataset.len());
     for chunk in positions.chunks(batch_size.max(1)) {
         let batch = batcher.batch(dataset.items(chunk)?, device);
         let (mut iterates, scale) = forward(model, &batch.op, batch.y.clone());
-        let recon = iterates
-            .pop()
-            .expect("at least one iterate")
-            .mul_per_sample(scale)
-            .image();
+        let recon = iterates.pop().expect("at least one iterate").mul_per_sample(scale).image();
         let input = batch.op.adjoint(batch.y.clone()).image();
         let target = batch.target.clone().image();
         let [n, c, h, w] = target.dims();
@@ -119,12 +105,7 @@ pub fn evaluate<S: Simulation>(
                 index: chunk[k],
                 recon: item_metrics(&t, &r, [c, h, w]),
                 input: item_metrics(&t, &i, [c, h, w]),
-                images: keep_images.then_some(ItemImages {
-                    shape: [c, h, w],
-                    target: t,
-                    input: i,
-                    recon: r,
-                }),
+                images: keep_images.then_some(ItemImages { shape: [c, h, w], target: t, input: i, recon: r }),
             });
         }
     }
@@ -134,42 +115,25 @@ pub fn evaluate<S: Simulation>(
 /// Writes `metrics.json` (per item and mean, reconstruction and input), `metrics.csv` and one PNG
 /// panel per item (target | input | reconstruction | |error|, first channel, each scaled by the
 /// target's maximum) into `out`.
-pub fn write_report(
-    out: &Path,
-    results: &[ItemResult],
-    label: &str,
-) -> Result<EvalSummary, TrainError> {
+pub fn write_report(out: &Path, results: &[ItemResult], label: &str) -> Result<EvalSummary, TrainError> {
     std::fs::create_dir_all(out).map_err(|e| TrainError::file(out, e))?;
     let summary = EvalSummary::from_items(results);
-    let items: Vec<serde_json::Value> = results
-        .iter()
-        .map(|r| serde_json::json!({ "index": r.index, "recon": r.recon, "input": r.input }))
-        .collect();
+    let items: Vec<serde_json::Value> =
+        results.iter().map(|r| serde_json::json!({ "index": r.index, "recon": r.recon, "input": r.input })).collect();
     let json = serde_json::json!({ "label": label, "mean": summary, "items": items });
-    crate::checkpoint::write_atomic(
-        &out.join("metrics.json"),
-        &serde_json::to_vec_pretty(&json).expect("json"),
-    )?;
+    crate::checkpoint::write_atomic(&out.join("metrics.json"), &serde_json::to_vec_pretty(&json).expect("json"))?;
     let mut csv = String::from("index,psnr,ssim,nmse,input_psnr,input_ssim,input_nmse\n");
     for r in results {
         csv += &format!(
             "{},{:.4},{:.5},{:.6},{:.4},{:.5},{:.6}\n",
-            r.index,
-            r.recon.psnr,
-            r.recon.ssim,
-            r.recon.nmse,
-            r.input.psnr,
-            r.input.ssim,
-            r.input.nmse
+            r.index, r.recon.psnr, r.recon.ssim, r.recon.nmse, r.input.psnr, r.input.ssim, r.input.nmse
         );
     }
     crate::checkpoint::write_atomic(&out.join("metrics.csv"), csv.as_bytes())?;
     for r in results {
         if let Some(images) = &r.images {
             let path = out.join(format!("panel_{:04}.png", r.index));
-            panel(images)
-                .save(&path)
-                .map_err(|e| TrainError::file(&path, e))?;
+            panel(images).save(&path).map_err(|e| TrainError::file(&path, e))?;
         }
     }
     Ok(summary)
@@ -178,15 +142,8 @@ pub fn write_report(
 /// `target | input | reconstruction | |error|` side by side, 8-bit grey.
 fn panel(images: &ItemImages) -> image::GrayImage {
     let [_, h, w] = images.shape;
-    let scale = images.target[..h * w]
-        .iter()
-        .fold(1e-12f32, |m, &v| m.max(v));
-    let error: Vec<f32> = images
-        .target
-        .iter()
-        .zip(&images.recon)
-        .map(|(t, r)| (t - r).abs())
-        .collect();
+    let scale = images.target[..h * w].iter().fold(1e-12f32, |m, &v| m.max(v));
+    let error: Vec<f32> = images.target.iter().zip(&images.recon).map(|(t, r)| (t - r).abs()).collect();
     let tiles = [&images.target, &images.input, &images.recon, &error];
     image::GrayImage::from_fn((4 * w) as u32, h as u32, |x, y| {
         let (tile, col) = (x as usize / w, x as usize % w);
@@ -198,8 +155,5 @@ fn panel(images: &ItemImages) -> image::GrayImage {
 /// Reconstructs measurements `y` of `op` (no target needed), in the measurement's units.
 pub fn reconstruct<Op: LinearOperator>(model: &Model, op: &Op, y: Op::Range) -> Op::Domain {
     let (mut iterates, scale) = forward(model, op, y);
-    iterates
-        .pop()
-        .expect("at least one iterate")
-        .mul_per_sample(scale)
+    iterates.pop().expect("at least one iterate").mul_per_sample(scale)
 }

@@ -32,11 +32,7 @@ pub struct InferOptions {
 }
 
 /// Runs the package on the input; returns the reconstructions `[N, H, W]` written to disk.
-pub fn infer(
-    package: &Package,
-    options: &InferOptions,
-    device: &Device,
-) -> Result<Vec<Vec<f32>>, TrainError> {
+pub fn infer(package: &Package, options: &InferOptions, device: &Device) -> Result<Vec<Vec<f32>>, TrainError> {
     let input = &options.input;
     let (images, [h, w]) = match &package.metadata.problem {
         ProblemConfig::MulticoilMri { fft, .. } => {
@@ -74,18 +70,10 @@ pub fn infer(
             let (c, h, w) = (image.channels, image.height, image.width);
             let y = Tensor::<4>::from_data(TensorData::new(image.data, [1, c, h, w]), device);
             let recon = match &package.metadata.problem {
-                ProblemConfig::Blur {
-                    sigma,
-                    kernel_size,
-                    boundary,
-                    ..
-                } => {
+                ProblemConfig::Blur { sigma, kernel_size, boundary, .. } => {
                     let s = options.psf_sigma.unwrap_or((sigma[0] + sigma[1]) / 2.0);
                     let psf = Tensor::from_data(
-                        TensorData::new(
-                            gaussian_psf(*kernel_size, s),
-                            [1, 1, *kernel_size, *kernel_size],
-                        ),
+                        TensorData::new(gaussian_psf(*kernel_size, s), [1, 1, *kernel_size, *kernel_size]),
                         device,
                     );
                     reconstruct(&package.model, &Blur::new(psf, [h, w], *boundary), y)
@@ -105,10 +93,7 @@ pub fn infer(
 }
 
 fn host(t: Tensor<4>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 data")
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
 }
 
 /// A measurement image: PNG/JPEG (grey) or a 2D NPY array.
@@ -117,16 +102,8 @@ fn read_measurement(path: &Path) -> Result<readers::Image, TrainError> {
     if name.ends_with(".npy") {
         let array = readers::read_npy(path)?;
         match array.shape[..] {
-            [h, w] => Ok(readers::Image {
-                channels: 1,
-                height: h,
-                width: w,
-                data: array.data,
-            }),
-            _ => Err(TrainError::file(
-                path,
-                format!("expected a 2D array, got shape {:?}", array.shape),
-            )),
+            [h, w] => Ok(readers::Image { channels: 1, height: h, width: w, data: array.data }),
+            _ => Err(TrainError::file(path, format!("expected a 2D array, got shape {:?}", array.shape))),
         }
     } else {
         Ok(readers::read_image(path, true)?)
@@ -136,9 +113,8 @@ fn read_measurement(path: &Path) -> Result<readers::Image, TrainError> {
 /// Sampled columns (any non-zero value in the column, over coils and rows) and the ACS block: the
 /// contiguous run of sampled columns around the centre `W/2`.
 fn mask_from_kspace(re: &[f32], im: &[f32], [coils, h, w]: [usize; 3]) -> (Vec<f32>, Vec<f32>) {
-    let sampled: Vec<bool> = (0..w)
-        .map(|col| (0..coils * h).any(|row| re[row * w + col] != 0.0 || im[row * w + col] != 0.0))
-        .collect();
+    let sampled: Vec<bool> =
+        (0..w).map(|col| (0..coils * h).any(|row| re[row * w + col] != 0.0 || im[row * w + col] != 0.0)).collect();
     let centre = w / 2;
     let mut acs = vec![0f32; w];
     if sampled[centre] {
@@ -152,10 +128,7 @@ fn mask_from_kspace(re: &[f32], im: &[f32], [coils, h, w]: [usize; 3]) -> (Vec<f
         }
         acs[lo..=hi].iter_mut().for_each(|v| *v = 1.0);
     }
-    (
-        sampled.iter().map(|&s| f32::from(u8::from(s))).collect(),
-        acs,
-    )
+    (sampled.iter().map(|&s| f32::from(u8::from(s))).collect(), acs)
 }
 
 /// Writes `recon.npy` and `recon_XXXX.png` (each slice scaled to its own maximum).
@@ -170,18 +143,14 @@ fn write_outputs(out: &Path, images: &[Vec<f32>], [h, w]: [usize; 2]) -> Result<
             .writer(&mut bytes)
             .begin_nd()
             .map_err(|e| TrainError::file(&npy, e))?;
-        writer
-            .extend(images.iter().flatten().copied())
-            .map_err(|e| TrainError::file(&npy, e))?;
+        writer.extend(images.iter().flatten().copied()).map_err(|e| TrainError::file(&npy, e))?;
         writer.finish().map_err(|e| TrainError::file(&npy, e))?;
     }
     crate::checkpoint::write_atomic(&npy, &bytes)?;
     for (i, image) in images.iter().enumerate() {
         let max = image.iter().fold(1e-12f32, |m, &v| m.max(v));
         let png = image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
-            image::Luma([
-                ((image[y as usize * w + x as usize] / max).clamp(0.0, 1.0) * 255.0).round() as u8,
-            ])
+            image::Luma([((image[y as usize * w + x as usize] / max).clamp(0.0, 1.0) * 255.0).round() as u8])
         });
         let path = out.join(format!("recon_{i:04}.png"));
         png.save(&path).map_err(|e| TrainError::file(&path, e))?;

@@ -33,10 +33,7 @@ const SSIM_K2: f64 = 0.03;
 
 fn same_dims(name: &str, pred: &Tensor<4>, target: &Tensor<4>) -> [usize; 4] {
     let (p, t) = (pred.dims(), target.dims());
-    assert_eq!(
-        p, t,
-        "{name}: prediction shape {p:?} differs from target shape {t:?}"
-    );
+    assert_eq!(p, t, "{name}: prediction shape {p:?} differs from target shape {t:?}");
     p
 }
 
@@ -63,39 +60,19 @@ pub fn ssim_loss(pred: Tensor<4>, target: Tensor<4>, data_range: Tensor<1>) -> T
         h >= SSIM_WINDOW && w >= SSIM_WINDOW,
         "ssim_loss: images of [{h}, {w}] are smaller than the {SSIM_WINDOW}×{SSIM_WINDOW} window"
     );
-    assert_eq!(
-        data_range.dims(),
-        [n],
-        "ssim_loss: data_range needs one value per sample"
-    );
+    assert_eq!(data_range.dims(), [n], "ssim_loss: data_range needs one value per sample");
     let np = (SSIM_WINDOW * SSIM_WINDOW) as f64;
     let cov_norm = np / (np - 1.0);
     let (oh, ow) = (h - SSIM_WINDOW + 1, w - SSIM_WINDOW + 1);
     let window = Tensor::<4>::ones([1, 1, SSIM_WINDOW, SSIM_WINDOW], &pred.device()).div_scalar(np);
     // One convolution computes the local means of x, y, x², y² and xy for every (sample, channel).
     let planes = Tensor::cat(
-        vec![
-            pred.clone(),
-            target.clone(),
-            pred.clone().square(),
-            target.clone().square(),
-            pred * target,
-        ],
+        vec![pred.clone(), target.clone(), pred.clone().square(), target.clone().square(), pred * target],
         0,
     )
     .reshape([5 * n * c, 1, h, w]);
-    let means = conv2d(
-        planes,
-        window,
-        None,
-        ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-    );
-    let mean = |i: usize| {
-        means
-            .clone()
-            .narrow(0, i * n * c, n * c)
-            .reshape([n, c, oh, ow])
-    };
+    let means = conv2d(planes, window, None, ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
+    let mean = |i: usize| means.clone().narrow(0, i * n * c, n * c).reshape([n, c, oh, ow]);
     let (ux, uy, uxx, uyy, uxy) = (mean(0), mean(1), mean(2), mean(3), mean(4));
     let vx = (uxx - ux.clone().square()).mul_scalar(cov_norm);
     let vy = (uyy - uy.clone().square()).mul_scalar(cov_norm);
@@ -103,8 +80,7 @@ pub fn ssim_loss(pred: Tensor<4>, target: Tensor<4>, data_range: Tensor<1>) -> T
     let range = data_range.reshape([n, 1, 1, 1]);
     let c1 = range.clone().mul_scalar(SSIM_K1).square();
     let c2 = range.mul_scalar(SSIM_K2).square();
-    let numerator = ((ux.clone() * uy.clone()).mul_scalar(2.0) + c1.clone())
-        * (vxy.mul_scalar(2.0) + c2.clone());
+    let numerator = ((ux.clone() * uy.clone()).mul_scalar(2.0) + c1.clone()) * (vxy.mul_scalar(2.0) + c2.clone());
     let denominator = (ux.square() + uy.square() + c1) * (vx + vy + c2);
     (numerator / denominator).mean().neg().add_scalar(1.0)
 }
@@ -212,9 +188,7 @@ impl IterateWeighting {
             IterateWeighting::Exponential { gamma } => {
                 // γ^(K−k) divided by its largest value (first or last), so large K cannot overflow.
                 let top = if gamma > 1.0 { k.saturating_sub(1) } else { 0 } as f64;
-                (1..=k)
-                    .map(|i| (gamma.ln() * ((k - i) as f64 - top)).exp())
-                    .collect()
+                (1..=k).map(|i| (gamma.ln() * ((k - i) as f64 - top)).exp()).collect()
             }
         };
         let sum: f64 = raw.iter().sum();
@@ -236,13 +210,7 @@ pub struct LossConfig {
 
 impl Default for LossConfig {
     fn default() -> Self {
-        LossConfig {
-            terms: vec![WeightedLoss {
-                weight: 1.0,
-                term: LossTerm::L1,
-            }],
-            iterates: IterateWeighting::Last,
-        }
+        LossConfig { terms: vec![WeightedLoss { weight: 1.0, term: LossTerm::L1 }], iterates: IterateWeighting::Last }
     }
 }
 
@@ -255,9 +223,7 @@ impl LossConfig {
         }
         for (i, WeightedLoss { weight, term }) in self.terms.iter().enumerate() {
             if !(weight.is_finite() && *weight >= 0.0) {
-                return Err(format!(
-                    "loss term {i} ({term:?}): weight {weight} is not finite and ≥ 0"
-                ));
+                return Err(format!("loss term {i} ({term:?}): weight {weight} is not finite and ≥ 0"));
             }
             if let LossTerm::MultiscaleL1 { scales: 0 } = term {
                 return Err(format!("loss term {i}: multiscale_l1 needs scales ≥ 1"));
@@ -269,27 +235,16 @@ impl LossConfig {
         if let IterateWeighting::Exponential { gamma } = self.iterates
             && !(gamma.is_finite() && gamma > 0.0)
         {
-            return Err(format!(
-                "loss: exponential iterate weighting needs gamma > 0, got {gamma}"
-            ));
+            return Err(format!("loss: exponential iterate weighting needs gamma > 0, got {gamma}"));
         }
         Ok(())
     }
 
     /// The weighted loss of one prediction: `Σ weight · term(pred, target)`.
-    pub fn image_loss(
-        &self,
-        pred: &Tensor<4>,
-        target: &Tensor<4>,
-        data_range: &Tensor<1>,
-    ) -> Tensor<1> {
+    pub fn image_loss(&self, pred: &Tensor<4>, target: &Tensor<4>, data_range: &Tensor<1>) -> Tensor<1> {
         self.terms
             .iter()
-            .map(|t| {
-                t.term
-                    .loss(pred.clone(), target.clone(), data_range.clone())
-                    .mul_scalar(t.weight)
-            })
+            .map(|t| t.term.loss(pred.clone(), target.clone(), data_range.clone()).mul_scalar(t.weight))
             .reduce(|a, b| a + b)
             .expect("LossConfig has no terms (validate it first)")
     }
@@ -297,12 +252,7 @@ impl LossConfig {
     /// The loss of an unrolled network: [`Self::image_loss`] of each iterate `[N, C, H, W]`
     /// (first to last) against `target`, weighted by [`Self::iterates`]; iterates of weight zero
     /// are not evaluated. `data_range` `[N]` is SSIM's per-sample range. Panics without iterates.
-    pub fn total(
-        &self,
-        iterates: &[Tensor<4>],
-        target: &Tensor<4>,
-        data_range: &Tensor<1>,
-    ) -> Tensor<1> {
+    pub fn total(&self, iterates: &[Tensor<4>], target: &Tensor<4>, data_range: &Tensor<1>) -> Tensor<1> {
         self.iterates
             .weights(iterates.len())
             .into_iter()

@@ -65,11 +65,7 @@ impl Metrics {
     pub fn mean(all: &[Metrics]) -> Metrics {
         let n = all.len() as f64;
         let mean = |field: fn(&Metrics) -> f64| all.iter().map(field).sum::<f64>() / n;
-        Metrics {
-            psnr: mean(|m| m.psnr),
-            ssim: mean(|m| m.ssim),
-            nmse: mean(|m| m.nmse),
-        }
+        Metrics { psnr: mean(|m| m.psnr), ssim: mean(|m| m.ssim), nmse: mean(|m| m.nmse) }
     }
 }
 
@@ -102,10 +98,7 @@ impl ErrorSums {
 
 fn same_len(target: &[f32], pred: &[f32]) -> Result<ErrorSums, MetricError> {
     if target.len() != pred.len() {
-        return Err(MetricError::ShapeMismatch {
-            target: vec![target.len()],
-            pred: vec![pred.len()],
-        });
+        return Err(MetricError::ShapeMismatch { target: vec![target.len()], pred: vec![pred.len()] });
     }
     if target.is_empty() {
         return Err(MetricError::Empty);
@@ -129,11 +122,7 @@ pub fn nmse(target: &[f32], pred: &[f32]) -> Result<f64, MetricError> {
 
 fn check_image(image: &[f32], height: usize, width: usize) -> Result<(), MetricError> {
     if image.len() != height * width {
-        return Err(MetricError::NotAnImage {
-            len: image.len(),
-            height,
-            width,
-        });
+        return Err(MetricError::NotAnImage { len: image.len(), height, width });
     }
     Ok(())
 }
@@ -142,13 +131,7 @@ fn check_image(image: &[f32], height: usize, width: usize) -> Result<(), MetricE
 /// (`structural_similarity(target, pred, data_range=…)`): 7×7 uniform window, K1 0.01, K2 0.03,
 /// sample covariance (`NP/(NP−1)`, `NP = 49`), averaged over the windows that lie wholly inside the
 /// image (skimage filters with reflection, then drops a 3-pixel border: the same windows).
-pub fn ssim(
-    target: &[f32],
-    pred: &[f32],
-    height: usize,
-    width: usize,
-    data_range: f64,
-) -> Result<f64, MetricError> {
+pub fn ssim(target: &[f32], pred: &[f32], height: usize, width: usize, data_range: f64) -> Result<f64, MetricError> {
     check_image(target, height, width)?;
     check_image(pred, height, width)?;
     if height < SSIM_WINDOW || width < SSIM_WINDOW {
@@ -186,8 +169,7 @@ pub fn ssim(
             let vx = cov_norm * (uxx - ux * ux);
             let vy = cov_norm * (uyy - uy * uy);
             let vxy = cov_norm * (uxy - ux * uy);
-            total += (2.0 * ux * uy + c1) * (2.0 * vxy + c2)
-                / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
+            total += (2.0 * ux * uy + c1) * (2.0 * vxy + c2) / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
         }
     }
     Ok(total / (out_h * out_w) as f64)
@@ -210,21 +192,12 @@ pub fn volume_metrics(
     if target_slices.is_empty() || height * width == 0 {
         return Err(MetricError::Empty);
     }
-    let data_range = f64::from(
-        target_slices
-            .iter()
-            .flat_map(|s| s.iter().copied())
-            .fold(f32::NEG_INFINITY, f32::max),
-    );
+    let data_range = f64::from(target_slices.iter().flat_map(|s| s.iter().copied()).fold(f32::NEG_INFINITY, f32::max));
     let mut sums = ErrorSums::default();
     let mut ssim_sum = 0.0;
     for (target, pred) in target_slices.iter().zip(pred_slices) {
         ssim_sum += ssim(target, pred, height, width, data_range)?;
         sums.add(target, pred);
     }
-    Ok(Metrics {
-        psnr: sums.psnr(data_range),
-        ssim: ssim_sum / target_slices.len() as f64,
-        nmse: sums.nmse(),
-    })
+    Ok(Metrics { psnr: sums.psnr(data_range), ssim: ssim_sum / target_slices.len() as f64, nmse: sums.nmse() })
 }

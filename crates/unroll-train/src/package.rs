@@ -63,27 +63,19 @@ impl RunFolder {
     pub fn open(dir: &Path) -> Result<Self, TrainError> {
         let config_path = dir.join("config.toml");
         if !config_path.exists() {
-            return Err(TrainError::file(
-                dir,
-                "not a training output folder (no config.toml)",
-            ));
+            return Err(TrainError::file(dir, "not a training output folder (no config.toml)"));
         }
         let config = ExperimentConfig::load(&config_path, &[])?;
-        let weights = [
-            dir.join("best/model.bpk"),
-            dir.join("checkpoint/model.bpk"),
-            dir.join("checkpoint.old/model.bpk"),
-        ]
-        .into_iter()
-        .find(|p| p.exists())
-        .ok_or_else(|| TrainError::file(dir, "holds no model weights (best/ or checkpoint/)"))?;
-        let summary = std::fs::read(dir.join("summary.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        let weights =
+            [dir.join("best/model.bpk"), dir.join("checkpoint/model.bpk"), dir.join("checkpoint.old/model.bpk")]
+                .into_iter()
+                .find(|p| p.exists())
+                .ok_or_else(|| TrainError::file(dir, "holds no model weights (best/ or checkpoint/)"))?;
+        let summary = std::fs::read(dir.join("summary.json")).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let shape_path = dir.join("model.json");
         let bytes = std::fs::read(&shape_path).map_err(|e| TrainError::file(&shape_path, e))?;
-        let shape = serde_json::from_slice(&bytes)
-            .map_err(|e| TrainError::file(&shape_path, format!("corrupt: {e}")))?;
+        let shape =
+            serde_json::from_slice(&bytes).map_err(|e| TrainError::file(&shape_path, format!("corrupt: {e}")))?;
         Ok(Self { config, weights, summary, shape })
     }
 
@@ -119,20 +111,16 @@ pub fn export(run: &RunFolder, out: &Path) -> Result<Metadata, TrainError> {
     };
     let config = toml::to_string_pretty(&run.config).expect("config serialises");
     checkpoint::write_atomic(&out.join("config.toml"), config.as_bytes())?;
-    checkpoint::write_atomic(
-        &out.join("metadata.json"),
-        &serde_json::to_vec_pretty(&metadata).expect("json"),
-    )?;
+    checkpoint::write_atomic(&out.join("metadata.json"), &serde_json::to_vec_pretty(&metadata).expect("json"))?;
     Ok(metadata)
 }
 
 /// Loads a package folder onto `device`.
 pub fn load(dir: &Path, device: &Device) -> Result<Package, TrainError> {
     let meta_path = dir.join("metadata.json");
-    let bytes = std::fs::read(&meta_path)
-        .map_err(|e| TrainError::file(&meta_path, format!("not a package: {e}")))?;
-    let metadata: Metadata = serde_json::from_slice(&bytes)
-        .map_err(|e| TrainError::file(&meta_path, format!("corrupt metadata: {e}")))?;
+    let bytes = std::fs::read(&meta_path).map_err(|e| TrainError::file(&meta_path, format!("not a package: {e}")))?;
+    let metadata: Metadata =
+        serde_json::from_slice(&bytes).map_err(|e| TrainError::file(&meta_path, format!("corrupt metadata: {e}")))?;
     let config = ExperimentConfig::load(&dir.join("config.toml"), &[])?;
     let weights = dir.join("model.safetensors");
     if !weights.exists() {
@@ -142,9 +130,5 @@ pub fn load(dir: &Path, device: &Device) -> Result<Package, TrainError> {
     model
         .load_from(&mut SafetensorsStore::from_file(&weights))
         .map_err(|e| TrainError::file(&weights, format!("weights do not fit the model: {e}")))?;
-    Ok(Package {
-        config,
-        metadata,
-        model,
-    })
+    Ok(Package { config, metadata, model })
 }

@@ -91,16 +91,10 @@ pub struct TrainSummary {
 }
 
 /// Trains the experiment (see the module docs); prints progress and a summary.
-pub fn train(
-    config: &ExperimentConfig,
-    options: &TrainOptions,
-) -> Result<TrainSummary, TrainError> {
+pub fn train(config: &ExperimentConfig, options: &TrainOptions) -> Result<TrainSummary, TrainError> {
     let images = Arc::new(config.data.source.load()?);
     let split = |which| {
-        config
-            .data
-            .dataset(images.clone(), which, config.seed)
-            .map_err(|m| TrainError::Usage(format!("data: {m}")))
+        config.data.dataset(images.clone(), which, config.seed).map_err(|m| TrainError::Usage(format!("data: {m}")))
     };
     let (train_set, val_set) = (split(Split::Train)?, split(Split::Val)?);
     if train_set.is_empty() || val_set.is_empty() {
@@ -112,15 +106,7 @@ pub fn train(
         )));
     }
     let shape = train_set.item_shape().expect("non-empty split");
-    config.data.problem.visit(
-        shape,
-        TrainVisitor {
-            config,
-            options,
-            train_set,
-            val_set,
-        },
-    )
+    config.data.problem.visit(shape, TrainVisitor { config, options, train_set, val_set })
 }
 
 struct TrainVisitor<'a> {
@@ -134,13 +120,7 @@ impl SimulationVisitor for TrainVisitor<'_> {
     type Output = Result<TrainSummary, TrainError>;
 
     fn visit<S: Simulation>(self, simulation: S) -> Self::Output {
-        run(
-            self.config,
-            self.options,
-            self.train_set,
-            self.val_set,
-            simulation,
-        )
+        run(self.config, self.options, self.train_set, self.val_set, simulation)
     }
 }
 
@@ -150,17 +130,12 @@ pub fn optimizer(config: &ExperimentConfig) -> ModuleOptimizer {
     let clip = o.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32));
     match o.kind {
         OptimizerKind::Adam => {
-            let decay =
-                (o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32));
-            AdamConfig::new()
-                .with_weight_decay(decay)
-                .with_grad_clipping(clip)
-                .init()
+            let decay = (o.weight_decay > 0.0).then(|| WeightDecayConfig::new(o.weight_decay as f32));
+            AdamConfig::new().with_weight_decay(decay).with_grad_clipping(clip).init()
         }
-        OptimizerKind::Adamw => AdamWConfig::new()
-            .with_weight_decay(o.weight_decay as f32)
-            .with_grad_clipping(clip)
-            .init(),
+        OptimizerKind::Adamw => {
+            AdamWConfig::new().with_weight_decay(o.weight_decay as f32).with_grad_clipping(clip).init()
+        }
     }
 }
 
@@ -177,9 +152,7 @@ pub fn forward<Op: LinearOperator, M: Reconstructor<Op>>(
     op: &Op,
     y: Op::Range,
 ) -> (Vec<Op::Domain>, Tensor<1>) {
-    let scale = per_sample_max(op.adjoint(y.clone()).image())
-        .detach()
-        .clamp_min(1e-8);
+    let scale = per_sample_max(op.adjoint(y.clone()).image()).detach().clamp_min(1e-8);
     let y = y.mul_per_sample(scale.clone().recip());
     (model.reconstruct(op, y), scale)
 }
@@ -201,16 +174,10 @@ fn run<S: Simulation>(
     let mut optim = optimizer(config);
     let mut state = LoopState::default();
     if options.resume {
-        let dir = checkpoint::find(out).ok_or_else(|| {
-            TrainError::Usage(format!("--resume: no checkpoint in {}", out.display()))
-        })?;
+        let dir = checkpoint::find(out)
+            .ok_or_else(|| TrainError::Usage(format!("--resume: no checkpoint in {}", out.display())))?;
         (model, optim, state) = checkpoint::load(&dir, model, optim)?;
-        println!(
-            "resuming from {} at epoch {}, step {}",
-            dir.display(),
-            state.epoch + 1,
-            state.step
-        );
+        println!("resuming from {} at epoch {}, step {}", dir.display(), state.epoch + 1, state.step);
     } else if checkpoint::find(out).is_some() {
         return Err(TrainError::Usage(format!(
             "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
@@ -248,25 +215,18 @@ fn run<S: Simulation>(
             config.seed ^ (epoch as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D),
         ));
         let (mut loss_sum, mut loss_count) = (0.0, 0usize);
-        let mut lr = config
-            .schedule
-            .lr(config.optimizer.lr, state.step, total_steps);
+        let mut lr = config.schedule.lr(config.optimizer.lr, state.step, total_steps);
         for positions in order.chunks(tc.batch_size).skip(state.batch_in_epoch) {
             let batch = batcher.batch(dataset.items(positions)?, &adevice);
-            lr = config
-                .schedule
-                .lr(config.optimizer.lr, state.step, total_steps);
+            lr = config.schedule.lr(config.optimizer.lr, state.step, total_steps);
             let (iterates, scale) = forward(&model, &batch.op, batch.y.clone());
             let target = batch.target.clone().image().mul_per_sample(scale.recip());
             let images: Vec<Tensor<4>> = iterates.into_iter().map(Signal::image).collect();
-            let loss = config
-                .loss
-                .total(&images, &target, &per_sample_max(target.clone()));
+            let loss = config.loss.total(&images, &target, &per_sample_max(target.clone()));
             let value = loss.clone().into_scalar::<f64>();
             if !value.is_finite() {
                 progress.finish();
-                let kept = checkpoint::find(out)
-                    .map_or("none was written yet".into(), |d| d.display().to_string());
+                let kept = checkpoint::find(out).map_or("none was written yet".into(), |d| d.display().to_string());
                 return Err(TrainError::Diverged(format!(
                     "the loss is {value} at epoch {}, step {}; the last good checkpoint is kept: {kept}",
                     epoch + 1,
@@ -288,14 +248,8 @@ fn run<S: Simulation>(
         state.batch_in_epoch = 0;
         let validate = state.epoch % tc.validate_every == 0 || state.epoch == tc.epochs;
         if validate {
-            let results = evaluate::evaluate(
-                &model.valid(),
-                &val_set,
-                &batcher.simulation,
-                &device,
-                tc.batch_size,
-                false,
-            )?;
+            let results =
+                evaluate::evaluate(&model.valid(), &val_set, &batcher.simulation, &device, tc.batch_size, false)?;
             let val = EvalSummary::from_items(&results);
             let record = EpochRecord {
                 epoch: state.epoch,
@@ -306,7 +260,13 @@ fn run<S: Simulation>(
             };
             progress.println(&format!(
                 "epoch {}/{}: train loss {:.5} | val PSNR {:.2} dB (input {:.2}), SSIM {:.4} (input {:.4})",
-                state.epoch, tc.epochs, record.train_loss, val.recon.psnr, val.input.psnr, val.recon.ssim, val.input.ssim
+                state.epoch,
+                tc.epochs,
+                record.train_loss,
+                val.recon.psnr,
+                val.input.psnr,
+                val.recon.ssim,
+                val.input.ssim
             ));
             state.history.push(record);
             if state.best.is_none_or(|(best, _)| val.recon.psnr > best) {
@@ -314,10 +274,7 @@ fn run<S: Simulation>(
                 state.since_best = 0;
                 let best = out.join("best");
                 std::fs::create_dir_all(&best).map_err(|e| TrainError::file(&best, e))?;
-                checkpoint::write_atomic(
-                    &best.join("model.bpk"),
-                    &checkpoint::model_bytes(&model.valid())?,
-                )?;
+                checkpoint::write_atomic(&best.join("model.bpk"), &checkpoint::model_bytes(&model.valid())?)?;
             } else {
                 state.since_best += 1;
             }
@@ -327,8 +284,7 @@ fn run<S: Simulation>(
             && validate
             && state.since_best >= patience
         {
-            stopped =
-                format!("early stopping: no better validation PSNR for {patience} validations");
+            stopped = format!("early stopping: no better validation PSNR for {patience} validations");
             break;
         }
     }
@@ -350,24 +306,12 @@ fn run<S: Simulation>(
 }
 
 fn print_summary(summary: &TrainSummary) {
-    println!(
-        "\n== {} ({}, {} steps, {:.1} s) ==",
-        summary.name, summary.stopped, summary.steps, summary.seconds
-    );
+    println!("\n== {} ({}, {} steps, {:.1} s) ==", summary.name, summary.stopped, summary.steps, summary.seconds);
     if let Some(last) = &summary.last {
         let (i, r) = (&last.val.input, &last.val.recon);
-        println!(
-            "{:<16}{:>10}{:>10}{:>10}",
-            "validation", "PSNR dB", "SSIM", "NMSE"
-        );
-        println!(
-            "{:<16}{:>10.2}{:>10.4}{:>10.4}",
-            "input (Aᴴy)", i.psnr, i.ssim, i.nmse
-        );
-        println!(
-            "{:<16}{:>10.2}{:>10.4}{:>10.4}",
-            "reconstruction", r.psnr, r.ssim, r.nmse
-        );
+        println!("{:<16}{:>10}{:>10}{:>10}", "validation", "PSNR dB", "SSIM", "NMSE");
+        println!("{:<16}{:>10.2}{:>10.4}{:>10.4}", "input (Aᴴy)", i.psnr, i.ssim, i.nmse);
+        println!("{:<16}{:>10.2}{:>10.4}{:>10.4}", "reconstruction", r.psnr, r.ssim, r.nmse);
     }
     if let Some((psnr, epoch)) = summary.best {
         println!(
@@ -375,10 +319,7 @@ fn print_summary(summary: &TrainSummary) {
             summary.out_dir.join("best").display()
         );
     }
-    println!(
-        "checkpoint: {}",
-        checkpoint::checkpoint_dir(&summary.out_dir).display()
-    );
+    println!("checkpoint: {}", checkpoint::checkpoint_dir(&summary.out_dir).display());
 }
 
 /// Progress: a bar on a terminal, plain lines every `log_every` steps otherwise (CI logs).
@@ -395,20 +336,12 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total as u64).with_position(done as u64);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise}<{eta_precise}]",
-                )
-                .expect("valid template"),
+                ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise}<{eta_precise}]")
+                    .expect("valid template"),
             );
             bar
         });
-        Self {
-            bar,
-            log_every: log_every.max(1),
-            total,
-            started: Instant::now(),
-            first_step: done,
-        }
+        Self { bar, log_every: log_every.max(1), total, started: Instant::now(), first_step: done }
     }
 
     fn step(&self, step: usize, epoch: usize, epochs: usize, loss: f64, lr: f64) {
@@ -418,9 +351,8 @@ impl Progress {
                 bar.set_position(step as u64);
                 bar.set_message(message);
             }
-            None if step % self.log_every == 0 || step == self.total => {
-                let rate = (step - self.first_step) as f64
-                    / self.started.elapsed().as_secs_f64().max(1e-9);
+            None if step.is_multiple_of(self.log_every) || step == self.total => {
+                let rate = (step - self.first_step) as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
                 println!("step {step}/{} {message} ({rate:.2} steps/s)", self.total);
             }
             None => {}

@@ -5,9 +5,7 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use serde_json::Value;
-use unroll_train::losses::{
-    IterateWeighting, LossConfig, LossTerm, WeightedLoss, l1, l2, multiscale_l1, ssim_loss,
-};
+use unroll_train::losses::{IterateWeighting, LossConfig, LossTerm, WeightedLoss, l1, l2, multiscale_l1, ssim_loss};
 use unroll_train::metrics::{MetricError, Metrics, nmse, psnr, ssim, volume_metrics};
 
 const PAIRS: [&str; 3] = ["smooth", "nonsquare", "camera"];
@@ -19,13 +17,10 @@ fn data_dir() -> PathBuf {
 /// A float32 `.npy` fixture: `([height, width], values)`.
 fn load(name: &str) -> ([usize; 2], Vec<f32>) {
     let path = data_dir().join(format!("{name}.npy"));
-    let bytes =
-        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let npy = npyz::NpyFile::new(&bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    let values = npy
-        .into_vec::<f32>()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let values = npy.into_vec::<f32>().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     ([shape[0], shape[1]], values)
 }
 
@@ -39,11 +34,7 @@ fn pair(name: &str) -> ([usize; 2], Vec<f32>, Vec<f32>) {
 fn volume_slices() -> [(Vec<f32>, Vec<f32>); 2] {
     let (_, smooth_t, smooth_p) = pair("smooth");
     let ([_, w], camera_t, camera_p) = pair("camera");
-    let crop = |v: &[f32]| -> Vec<f32> {
-        (8..40)
-            .flat_map(|r| v[r * w + 8..r * w + 40].to_vec())
-            .collect()
-    };
+    let crop = |v: &[f32]| -> Vec<f32> { (8..40).flat_map(|r| v[r * w + 8..r * w + 40].to_vec()).collect() };
     [(smooth_t, smooth_p), (crop(&camera_t), crop(&camera_p))]
 }
 
@@ -53,31 +44,14 @@ fn references() -> Value {
 }
 
 fn number(v: &Value, key: &str) -> f64 {
-    v[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("reference `{key}` missing"))
+    v[key].as_f64().unwrap_or_else(|| panic!("reference `{key}` missing"))
 }
 
 fn assert_metrics(name: &str, m: Metrics, reference: &Value) {
     let rel = |a: f64, b: f64| ((a - b) / b).abs();
-    assert!(
-        rel(m.psnr, number(reference, "psnr")) < 1e-6,
-        "{name}: PSNR {} vs {}",
-        m.psnr,
-        reference["psnr"]
-    );
-    assert!(
-        rel(m.nmse, number(reference, "nmse")) < 1e-6,
-        "{name}: NMSE {} vs {}",
-        m.nmse,
-        reference["nmse"]
-    );
-    assert!(
-        (m.ssim - number(reference, "ssim")).abs() < 1e-5,
-        "{name}: SSIM {} vs {}",
-        m.ssim,
-        reference["ssim"]
-    );
+    assert!(rel(m.psnr, number(reference, "psnr")) < 1e-6, "{name}: PSNR {} vs {}", m.psnr, reference["psnr"]);
+    assert!(rel(m.nmse, number(reference, "nmse")) < 1e-6, "{name}: NMSE {} vs {}", m.nmse, reference["nmse"]);
+    assert!((m.ssim - number(reference, "ssim")).abs() < 1e-5, "{name}: SSIM {} vs {}", m.ssim, reference["ssim"]);
 }
 
 fn image(values: &[f32], shape: [usize; 4], device: &Device) -> Tensor<4> {
@@ -106,11 +80,7 @@ fn metrics_losses_metrics_match_skimage() {
             nmse: nmse(&target, &pred).unwrap(),
         };
         assert_metrics(name, single, reference);
-        assert_metrics(
-            name,
-            volume_metrics(&[&target], &[&pred], h, w).unwrap(),
-            reference,
-        );
+        assert_metrics(name, volume_metrics(&[&target], &[&pred], h, w).unwrap(), reference);
     }
 }
 
@@ -127,52 +97,23 @@ fn metrics_losses_volume_matches_fastmri() {
 fn metrics_losses_metric_errors_name_shapes() {
     let (a, b) = (vec![0.5f32; 64], vec![0.5f32; 63]);
     let err = psnr(&a, &b, 1.0).unwrap_err();
-    assert_eq!(
-        err,
-        MetricError::ShapeMismatch {
-            target: vec![64],
-            pred: vec![63]
-        }
-    );
-    assert_eq!(
-        err.to_string(),
-        "target shape [64] differs from prediction shape [63]"
-    );
+    assert_eq!(err, MetricError::ShapeMismatch { target: vec![64], pred: vec![63] });
+    assert_eq!(err.to_string(), "target shape [64] differs from prediction shape [63]");
     assert!(nmse(&a, &b).is_err());
     assert!(psnr(&[], &[], 1.0).is_err());
     let err = ssim(&a, &b, 8, 8, 1.0).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "an image of 63 values does not have shape [8, 8]"
-    );
-    assert_eq!(
-        ssim(&a, &a, 4, 16, 1.0),
-        Err(MetricError::TooSmall {
-            height: 4,
-            width: 16
-        })
-    );
+    assert_eq!(err.to_string(), "an image of 63 values does not have shape [8, 8]");
+    assert_eq!(ssim(&a, &a, 4, 16, 1.0), Err(MetricError::TooSmall { height: 4, width: 16 }));
     let err = volume_metrics(&[&a, &a], &[&a], 8, 8).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "target shape [2, 8, 8] differs from prediction shape [1, 8, 8]"
-    );
+    assert_eq!(err.to_string(), "target shape [2, 8, 8] differs from prediction shape [1, 8, 8]");
     assert!(volume_metrics(&[&a], &[&b], 8, 8).is_err());
     assert_eq!(volume_metrics(&[], &[], 8, 8), Err(MetricError::Empty));
 }
 
 #[test]
 fn metrics_losses_metrics_mean_and_json() {
-    let a = Metrics {
-        psnr: 30.0,
-        ssim: 0.9,
-        nmse: 0.01,
-    };
-    let b = Metrics {
-        psnr: 34.0,
-        ssim: 0.7,
-        nmse: 0.03,
-    };
+    let a = Metrics { psnr: 30.0, ssim: 0.9, nmse: 0.01 };
+    let b = Metrics { psnr: 34.0, ssim: 0.7, nmse: 0.03 };
     let mean = Metrics::mean(&[a, b]);
     assert!((mean.psnr - 32.0).abs() < 1e-12 && (mean.ssim - 0.8).abs() < 1e-12);
     assert!((mean.nmse - 0.02).abs() < 1e-12);
@@ -194,32 +135,21 @@ fn metrics_losses_ssim_loss_matches_host_ssim() {
         );
         let host = ssim(&target, &pred, h, w, range).unwrap();
         let loss = scalar(loss);
-        assert!(
-            (1.0 - loss - host).abs() < 1e-4,
-            "{name}: 1 − loss = {} vs host SSIM {host}",
-            1.0 - loss
-        );
+        assert!((1.0 - loss - host).abs() < 1e-4, "{name}: 1 − loss = {} vs host SSIM {host}", 1.0 - loss);
     }
 
     // A batch of two samples, each with its own data range (its maximum)...
     let slices = volume_slices();
     let targets: Vec<f32> = slices.iter().flat_map(|(t, _)| t.iter().copied()).collect();
     let preds: Vec<f32> = slices.iter().flat_map(|(_, p)| p.iter().copied()).collect();
-    let maxima: Vec<f32> = slices
-        .iter()
-        .map(|(t, _)| t.iter().copied().fold(f32::MIN, f32::max))
-        .collect();
+    let maxima: Vec<f32> = slices.iter().map(|(t, _)| t.iter().copied().fold(f32::MIN, f32::max)).collect();
     let batch = ssim_loss(
         image(&preds, [2, 1, 32, 32], &device),
         image(&targets, [2, 1, 32, 32], &device),
         Tensor::from_data(TensorData::new(maxima.clone(), [2]), &device),
     );
-    let host: f64 = slices
-        .iter()
-        .zip(&maxima)
-        .map(|((t, p), &m)| ssim(t, p, 32, 32, f64::from(m)).unwrap())
-        .sum::<f64>()
-        / 2.0;
+    let host: f64 =
+        slices.iter().zip(&maxima).map(|((t, p), &m)| ssim(t, p, 32, 32, f64::from(m)).unwrap()).sum::<f64>() / 2.0;
     assert!((1.0 - scalar(batch) - host).abs() < 1e-4, "batch of 2");
 
     // ...and one sample whose two channels share a range: fastMRI's volume SSIM.
@@ -230,10 +160,7 @@ fn metrics_losses_ssim_loss_matches_host_ssim() {
         Tensor::from_data(TensorData::new(vec![volume_max], [1]), &device),
     );
     let reference = number(&refs["volume"], "ssim");
-    assert!(
-        (1.0 - scalar(channels) - reference).abs() < 1e-4,
-        "two channels"
-    );
+    assert!((1.0 - scalar(channels) - reference).abs() < 1e-4, "two channels");
 }
 
 #[test]
@@ -262,11 +189,7 @@ fn descent(
     let grad = host(x.grad(&grads).expect("gradient w.r.t. pred"));
     let value = scalar(value);
     let step = 0.01 * value / grad.iter().map(|g| g * g).sum::<f64>();
-    let stepped: Vec<f32> = pred
-        .iter()
-        .zip(&grad)
-        .map(|(&p, g)| (f64::from(p) - step * g) as f32)
-        .collect();
+    let stepped: Vec<f32> = pred.iter().zip(&grad).map(|(&p, g)| (f64::from(p) - step * g) as f32).collect();
     (value, grad, scalar(loss(image(&stepped, shape, device))))
 }
 
@@ -277,37 +200,20 @@ fn metrics_losses_losses_are_differentiable() {
     let shape = [1, 1, h, w];
     let target = image(&target, shape, &device);
     let range = Tensor::from_data(TensorData::new(vec![0.85f32], [1]), &device);
-    let terms = [
-        LossTerm::L1,
-        LossTerm::L2,
-        LossTerm::Ssim,
-        LossTerm::MultiscaleL1 { scales: 3 },
-    ];
+    let terms = [LossTerm::L1, LossTerm::L2, LossTerm::Ssim, LossTerm::MultiscaleL1 { scales: 3 }];
     for term in terms {
         let loss = |x: Tensor<4>| term.loss(x, target.clone(), range.clone());
         let (before, grad, after) = descent(loss, &pred, shape, &device);
-        assert!(
-            grad.iter().all(|v| v.is_finite()),
-            "{term:?}: non-finite gradient"
-        );
+        assert!(grad.iter().all(|v| v.is_finite()), "{term:?}: non-finite gradient");
         assert!(grad.iter().any(|&v| v != 0.0), "{term:?}: zero gradient");
-        assert!(
-            after < before,
-            "{term:?}: step along −grad raised the loss {before} → {after}"
-        );
+        assert!(after < before, "{term:?}: step along −grad raised the loss {before} → {after}");
     }
 
     // Through LossConfig::total, every iterate gets a gradient under exponential weighting.
     let config = LossConfig {
         terms: vec![
-            WeightedLoss {
-                weight: 0.2,
-                term: LossTerm::L1,
-            },
-            WeightedLoss {
-                weight: 0.8,
-                term: LossTerm::Ssim,
-            },
+            WeightedLoss { weight: 0.2, term: LossTerm::L1 },
+            WeightedLoss { weight: 0.8, term: LossTerm::Ssim },
         ],
         iterates: IterateWeighting::Exponential { gamma: 0.5 },
     };
@@ -320,10 +226,7 @@ fn metrics_losses_losses_are_differentiable() {
     let grads = config.total(&iterates, &target, &range).backward();
     for (k, x) in iterates.iter().enumerate() {
         let g = host(x.grad(&grads).expect("iterate gradient"));
-        assert!(
-            g.iter().all(|v| v.is_finite()) && g.iter().any(|&v| v != 0.0),
-            "iterate {k}"
-        );
+        assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|&v| v != 0.0), "iterate {k}");
     }
 }
 
@@ -334,33 +237,15 @@ fn metrics_losses_total_weights_terms_and_iterates() {
     let shape = [1, 1, h, w];
     let target = image(&target, shape, &device);
     let range = Tensor::from_data(TensorData::new(vec![2.4f32], [1]), &device);
-    let iterates = [
-        image(&pred, shape, &device),
-        image(&pred, shape, &device).mul_scalar(0.9),
-    ];
-    let terms = vec![
-        WeightedLoss {
-            weight: 0.5,
-            term: LossTerm::L1,
-        },
-        WeightedLoss {
-            weight: 2.0,
-            term: LossTerm::L2,
-        },
-    ];
-    let by_hand = |x: &Tensor<4>| {
-        0.5 * scalar(l1(x.clone(), target.clone())) + 2.0 * scalar(l2(x.clone(), target.clone()))
-    };
-    let uniform = LossConfig {
-        terms: terms.clone(),
-        iterates: IterateWeighting::Uniform,
-    };
+    let iterates = [image(&pred, shape, &device), image(&pred, shape, &device).mul_scalar(0.9)];
+    let terms =
+        vec![WeightedLoss { weight: 0.5, term: LossTerm::L1 }, WeightedLoss { weight: 2.0, term: LossTerm::L2 }];
+    let by_hand =
+        |x: &Tensor<4>| 0.5 * scalar(l1(x.clone(), target.clone())) + 2.0 * scalar(l2(x.clone(), target.clone()));
+    let uniform = LossConfig { terms: terms.clone(), iterates: IterateWeighting::Uniform };
     let expected = 0.5 * (by_hand(&iterates[0]) + by_hand(&iterates[1]));
     assert!((scalar(uniform.total(&iterates, &target, &range)) - expected).abs() < 1e-5);
-    let last = LossConfig {
-        terms,
-        iterates: IterateWeighting::Last,
-    };
+    let last = LossConfig { terms, iterates: IterateWeighting::Last };
     assert!((scalar(last.total(&iterates, &target, &range)) - by_hand(&iterates[1])).abs() < 1e-5);
     let default = LossConfig::default();
     let l1_last = scalar(l1(iterates[1].clone(), target.clone()));
@@ -382,20 +267,14 @@ fn metrics_losses_iterate_weights_sum_to_one() {
             let weights = weighting.weights(k);
             assert_eq!(weights.len(), k);
             let sum: f64 = weights.iter().sum();
-            assert!(
-                (sum - 1.0).abs() < 1e-12,
-                "{weighting:?}, K = {k}: sum {sum}"
-            );
+            assert!((sum - 1.0).abs() < 1e-12, "{weighting:?}, K = {k}: sum {sum}");
             assert!(weights.iter().all(|w| w.is_finite() && *w >= 0.0));
         }
     }
     let close = |a: Vec<f64>, b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
     assert!(close(IterateWeighting::Last.weights(3), &[0.0, 0.0, 1.0]));
     assert!(close(IterateWeighting::Uniform.weights(4), &[0.25; 4]));
-    assert!(close(
-        IterateWeighting::Linear.weights(3),
-        &[1.0 / 6.0, 2.0 / 6.0, 3.0 / 6.0]
-    ));
+    assert!(close(IterateWeighting::Linear.weights(3), &[1.0 / 6.0, 2.0 / 6.0, 3.0 / 6.0]));
     let exponential = IterateWeighting::Exponential { gamma: 0.5 }.weights(3);
     assert!(close(exponential, &[0.25 / 1.75, 0.5 / 1.75, 1.0 / 1.75]));
     // Large K with γ far from 1 neither overflows nor loses the favoured end.
@@ -424,27 +303,15 @@ fn metrics_losses_config_from_toml() {
     let config: LossConfig = toml::from_str(text).unwrap();
     let expected = LossConfig {
         terms: vec![
-            WeightedLoss {
-                weight: 0.16,
-                term: LossTerm::L1,
-            },
-            WeightedLoss {
-                weight: 0.84,
-                term: LossTerm::Ssim,
-            },
-            WeightedLoss {
-                weight: 1.0,
-                term: LossTerm::MultiscaleL1 { scales: 3 },
-            },
+            WeightedLoss { weight: 0.16, term: LossTerm::L1 },
+            WeightedLoss { weight: 0.84, term: LossTerm::Ssim },
+            WeightedLoss { weight: 1.0, term: LossTerm::MultiscaleL1 { scales: 3 } },
         ],
         iterates: IterateWeighting::Exponential { gamma: 0.8 },
     };
     assert_eq!(config, expected);
     config.validate().unwrap();
-    assert_eq!(
-        toml::from_str::<LossConfig>(&toml::to_string(&config).unwrap()).unwrap(),
-        config
-    );
+    assert_eq!(toml::from_str::<LossConfig>(&toml::to_string(&config).unwrap()).unwrap(), config);
 
     let minimal: LossConfig = toml::from_str(r#"terms = [{ kind = "l1", weight = 1.0 }]"#).unwrap();
     assert_eq!(minimal, LossConfig::default());
@@ -456,14 +323,8 @@ fn metrics_losses_config_from_toml() {
             r#"terms = []
             extra = 1"#,
         ),
-        (
-            "unit term",
-            r#"terms = [{ kind = "l1", weight = 1.0, scales = 2 }]"#,
-        ),
-        (
-            "term with fields",
-            r#"terms = [{ kind = "multiscale_l1", scales = 2, weight = 1.0, levels = 2 }]"#,
-        ),
+        ("unit term", r#"terms = [{ kind = "l1", weight = 1.0, scales = 2 }]"#),
+        ("term with fields", r#"terms = [{ kind = "multiscale_l1", scales = 2, weight = 1.0, levels = 2 }]"#),
         ("unknown kind", r#"terms = [{ kind = "l3", weight = 1.0 }]"#),
         ("missing weight", r#"terms = [{ kind = "l2" }]"#),
         (
@@ -478,30 +339,15 @@ fn metrics_losses_config_from_toml() {
         ),
     ];
     for (case, text) in rejected {
-        assert!(
-            toml::from_str::<LossConfig>(text).is_err(),
-            "{case}: accepted"
-        );
+        assert!(toml::from_str::<LossConfig>(text).is_err(), "{case}: accepted");
     }
 
     let invalid = [
         ("no terms", "terms = []"),
-        (
-            "negative weight",
-            r#"terms = [{ kind = "l1", weight = -1.0 }]"#,
-        ),
-        (
-            "infinite weight",
-            r#"terms = [{ kind = "l1", weight = inf }]"#,
-        ),
-        (
-            "all weights zero",
-            r#"terms = [{ kind = "l1", weight = 0.0 }]"#,
-        ),
-        (
-            "zero scales",
-            r#"terms = [{ kind = "multiscale_l1", scales = 0, weight = 1.0 }]"#,
-        ),
+        ("negative weight", r#"terms = [{ kind = "l1", weight = -1.0 }]"#),
+        ("infinite weight", r#"terms = [{ kind = "l1", weight = inf }]"#),
+        ("all weights zero", r#"terms = [{ kind = "l1", weight = 0.0 }]"#),
+        ("zero scales", r#"terms = [{ kind = "multiscale_l1", scales = 0, weight = 1.0 }]"#),
         (
             "gamma 0",
             r#"terms = [{ kind = "l1", weight = 1.0 }]

@@ -76,13 +76,15 @@ fn checkpoints_are_atomic_and_round_trip() {
     let state = LoopState { step: 5, epoch: 1, batch_in_epoch: 2, ..Default::default() };
     checkpoint::save(out, &model, &optim, &state).unwrap();
     // No temporary files are left behind.
-    let names: Vec<String> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        std::fs::read_dir(out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, vec!["checkpoint".to_string()]);
     // A crash while writing the next checkpoint (a half-written checkpoint.tmp) loses nothing.
     std::fs::create_dir_all(out.join("checkpoint.tmp")).unwrap();
     std::fs::write(out.join("checkpoint.tmp/model.bpk"), b"partial").unwrap();
     let dir_found = checkpoint::find(out).unwrap();
-    let (loaded, _, loaded_state) = checkpoint::load(&dir_found, config.model.init(1, &device), optimizer(&config)).unwrap();
+    let (loaded, _, loaded_state) =
+        checkpoint::load(&dir_found, config.model.init(1, &device), optimizer(&config)).unwrap();
     assert_eq!(loaded_state, state);
     assert_eq!(checkpoint::model_bytes(&loaded).unwrap(), checkpoint::model_bytes(&model).unwrap());
     // A crash between the two renames leaves only checkpoint.old, which is still found.
@@ -93,6 +95,7 @@ fn checkpoints_are_atomic_and_round_trip() {
     assert!(!out.join("checkpoint.old").exists() && !out.join("checkpoint.tmp").exists());
     // A corrupt checkpoint is an error naming the file, not a panic.
     std::fs::write(out.join("checkpoint/model.bpk"), b"garbage").unwrap();
-    let err = checkpoint::load(&out.join("checkpoint"), config.model.init(1, &device), optimizer(&config)).err().unwrap();
+    let err =
+        checkpoint::load(&out.join("checkpoint"), config.model.init(1, &device), optimizer(&config)).err().unwrap();
     assert!(err.to_string().contains("model.bpk"), "{err}");
 }

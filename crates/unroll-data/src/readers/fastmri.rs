@@ -49,10 +49,7 @@ fn read(path: &Path, slice: Option<usize>) -> Result<FastMriVolume> {
         None => 0..slices,
         Some(s) if s < slices => s..s + 1,
         Some(s) => {
-            return Err(DataError::file(
-                path,
-                format!("slice {s} out of 0..{slices}"),
-            ));
+            return Err(DataError::file(path, format!("slice {s} out of 0..{slices}")));
         }
     };
     let (mut kspace_re, mut kspace_im) = (Vec::new(), Vec::new());
@@ -88,47 +85,28 @@ fn file_attr(path: &Path, file: &File, name: &str) -> Result<Option<Attribute>> 
     if !file.attr_names().at(path)?.iter().any(|n| n == name) {
         return Ok(None);
     }
-    file.attr(name)
-        .at_with(path, format_args!("attribute `{name}`"))
-        .map(Some)
+    file.attr(name).at_with(path, format_args!("attribute `{name}`")).map(Some)
 }
 
 /// `reconstruction_rss` (or `reconstruction_esc`), slices `slices`, if the file has one.
 fn read_target(path: &Path, file: &File, slices: Range<usize>) -> Result<Option<Array>> {
-    let Some(name) = ["reconstruction_rss", "reconstruction_esc"]
-        .into_iter()
-        .find(|n| file.link_exists(n))
-    else {
+    let Some(name) = ["reconstruction_rss", "reconstruction_esc"].into_iter().find(|n| file.link_exists(n)) else {
         return Ok(None);
     };
     let what = format!("dataset `{name}`");
     let dataset = file.dataset(name).at_with(path, &what)?;
     let &[count, h, w] = dataset.shape().as_slice() else {
-        let message = format!(
-            "{what}: shape {:?}, expected (slices, h, w)",
-            dataset.shape()
-        );
+        let message = format!("{what}: shape {:?}, expected (slices, h, w)", dataset.shape());
         return Err(DataError::file(path, message));
     };
     if slices.end > count {
-        return Err(DataError::file(
-            path,
-            format!("{what}: {count} slices, k-space has more"),
-        ));
+        return Err(DataError::file(path, format!("{what}: {count} slices, k-space has more")));
     }
     let mut data = Vec::new();
     for s in slices.clone() {
-        data.extend(
-            dataset
-                .read_slice_2d::<f32, _>((s, .., ..))
-                .at_with(path, &what)?
-                .iter(),
-        );
+        data.extend(dataset.read_slice_2d::<f32, _>((s, .., ..)).at_with(path, &what)?.iter());
     }
-    Ok(Some(Array {
-        shape: vec![slices.len(), h, w],
-        data,
-    }))
+    Ok(Some(Array { shape: vec![slices.len(), h, w], data }))
 }
 
 /// A complex sample as a compound of two floats, with the field names one writer uses.
@@ -178,19 +156,12 @@ struct Layout {
 impl Layout {
     fn of(dataset: &Dataset) -> std::result::Result<Self, String> {
         let shape = dataset.shape();
-        let dtype = dataset
-            .dtype()
-            .and_then(|t| t.to_descriptor())
-            .map_err(|e| e.to_string())?;
+        let dtype = dataset.dtype().and_then(|t| t.to_descriptor()).map_err(|e| e.to_string())?;
         let storage = match &dtype {
             TypeDescriptor::Compound(compound) => {
-                let mut names: Vec<&str> =
-                    compound.fields.iter().map(|f| f.name.as_str()).collect();
+                let mut names: Vec<&str> = compound.fields.iter().map(|f| f.name.as_str()).collect();
                 names.sort_unstable();
-                let floats = compound
-                    .fields
-                    .iter()
-                    .all(|f| matches!(f.ty, TypeDescriptor::Float(_)));
+                let floats = compound.fields.iter().all(|f| matches!(f.ty, TypeDescriptor::Float(_)));
                 match (names.as_slice(), floats) {
                     (["i", "r"], true) => Storage::FastMri,
                     (["imag", "real"], true) => Storage::Ismrmrd,
@@ -220,16 +191,10 @@ impl Layout {
             [slices, height, width] => (false, [slices, 1, height, width]),
             [slices, coils, height, width] => (true, [slices, coils, height, width]),
             _ => {
-                return Err(format!(
-                    "shape {shape:?}: expected (slices, coils, H, W) or (slices, H, W)"
-                ));
+                return Err(format!("shape {shape:?}: expected (slices, coils, H, W) or (slices, H, W)"));
             }
         };
-        Ok(Layout {
-            storage,
-            coil_axis,
-            shape,
-        })
+        Ok(Layout { storage, coil_axis, shape })
     }
 
     /// Appends the k-space plane of slice `s`, coil `c` to `re` and `im`.
@@ -253,11 +218,7 @@ impl Layout {
                 for (part, out) in [re, im].into_iter().enumerate() {
                     let mut selection = index.clone();
                     selection.push(SliceOrIndex::Index(part));
-                    out.extend(
-                        dataset
-                            .read_slice_2d::<f32, _>(Hyperslab::from(selection))?
-                            .iter(),
-                    );
+                    out.extend(dataset.read_slice_2d::<f32, _>(Hyperslab::from(selection))?.iter());
                 }
                 Ok(())
             }
@@ -271,10 +232,7 @@ fn split_pairs<T: ComplexPair>(
     re: &mut Vec<f32>,
     im: &mut Vec<f32>,
 ) -> hdf5::Result<()> {
-    for value in dataset
-        .read_slice_2d::<T, _>(Hyperslab::from(index))?
-        .iter()
-    {
+    for value in dataset.read_slice_2d::<T, _>(Hyperslab::from(index))?.iter() {
         let (a, b) = value.parts();
         re.push(a);
         im.push(b);
@@ -286,11 +244,8 @@ fn split_pairs<T: ComplexPair>(
 fn type_name(dtype: &TypeDescriptor) -> String {
     match dtype {
         TypeDescriptor::Compound(compound) => {
-            let fields: Vec<String> = compound
-                .fields
-                .iter()
-                .map(|f| format!("{}: {}", f.name, type_name(&f.ty)))
-                .collect();
+            let fields: Vec<String> =
+                compound.fields.iter().map(|f| format!("{}: {}", f.name, type_name(&f.ty))).collect();
             format!("compound {{{}}}", fields.join(", "))
         }
         other => other.to_string(),
@@ -317,12 +272,7 @@ pub(crate) fn describe_hdf5(path: &Path) -> Result<String> {
     while let Some(group) = groups.pop() {
         for dataset in group.datasets().at(path)? {
             let dtype = dataset.dtype().and_then(|t| t.to_descriptor()).at(path)?;
-            lines.push(format!(
-                "  dataset {}: shape {:?}, {}",
-                dataset.name(),
-                dataset.shape(),
-                type_name(&dtype)
-            ));
+            lines.push(format!("  dataset {}: shape {:?}, {}", dataset.name(), dataset.shape(), type_name(&dtype)));
         }
         groups.extend(group.groups().at(path)?);
     }

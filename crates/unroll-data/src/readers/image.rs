@@ -29,26 +29,17 @@ const LUMA: [f32; 3] = [0.2126, 0.7152, 0.0722];
 /// Otherwise three RGB channels; grey images are replicated into them. Alpha is dropped.
 pub fn read_image(path: impl AsRef<Path>, grayscale: bool) -> Result<Image> {
     let path = path.as_ref();
-    let decoded = ImageReader::open(path)
-        .at(path)?
-        .with_guessed_format()
-        .at(path)?
-        .decode()
-        .at(path)?;
+    let decoded = ImageReader::open(path).at(path)?.with_guessed_format().at(path)?.decode().at(path)?;
     let (width, height) = (decoded.width() as usize, decoded.height() as usize);
     let data = if grayscale && !decoded.color().has_color() {
         samples(&decoded, true)
     } else {
         let interleaved = samples(&decoded, false);
-        let rgb: Vec<f32> = (0..3)
-            .flat_map(|c| interleaved.iter().skip(c).step_by(3).copied())
-            .collect();
+        let rgb: Vec<f32> = (0..3).flat_map(|c| interleaved.iter().skip(c).step_by(3).copied()).collect();
         if grayscale {
             let mut grey = vec![0.0; width * height];
             for (plane, weight) in rgb.chunks_exact(width * height).zip(LUMA) {
-                grey.iter_mut()
-                    .zip(plane)
-                    .for_each(|(g, v)| *g += weight * v);
+                grey.iter_mut().zip(plane).for_each(|(g, v)| *g += weight * v);
             }
             grey
         } else {
@@ -56,12 +47,7 @@ pub fn read_image(path: impl AsRef<Path>, grayscale: bool) -> Result<Image> {
         }
     };
     let channels = if grayscale { 1 } else { 3 };
-    Ok(Image {
-        channels,
-        height,
-        width,
-        data,
-    })
+    Ok(Image { channels, height, width, data })
 }
 
 /// The samples divided by their type's maximum, interleaved: luma only (`luma`, for images
@@ -69,18 +55,10 @@ pub fn read_image(path: impl AsRef<Path>, grayscale: bool) -> Result<Image> {
 fn samples(image: &DynamicImage, luma: bool) -> Vec<f32> {
     let colour = image.color();
     if colour.bytes_per_pixel() == colour.channel_count() {
-        let raw = if luma {
-            image.to_luma8().into_raw()
-        } else {
-            image.to_rgb8().into_raw()
-        };
+        let raw = if luma { image.to_luma8().into_raw() } else { image.to_rgb8().into_raw() };
         raw.into_iter().map(|v| f32::from(v) / 255.0).collect()
     } else {
-        let raw = if luma {
-            image.to_luma16().into_raw()
-        } else {
-            image.to_rgb16().into_raw()
-        };
+        let raw = if luma { image.to_luma16().into_raw() } else { image.to_rgb16().into_raw() };
         raw.into_iter().map(|v| f32::from(v) / 65535.0).collect()
     }
 }
@@ -92,11 +70,10 @@ pub fn list_images(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).at(dir)? {
         let path = entry.at(dir)?.path();
-        let is_image = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-            ["png", "jpg", "jpeg"]
-                .iter()
-                .any(|known| e.eq_ignore_ascii_case(known))
-        });
+        let is_image = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ["png", "jpg", "jpeg"].iter().any(|known| e.eq_ignore_ascii_case(known)));
         if is_image && path.is_file() {
             files.push(path);
         }
@@ -110,13 +87,8 @@ pub fn list_images(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
 
 /// Format, size, colour type and bit depth of a PNG or JPEG file, from its header.
 pub(crate) fn describe_image(path: &Path) -> Result<String> {
-    let reader = ImageReader::open(path)
-        .at(path)?
-        .with_guessed_format()
-        .at(path)?;
-    let format = reader
-        .format()
-        .map_or_else(|| "image".to_string(), |f| format!("{f:?}"));
+    let reader = ImageReader::open(path).at(path)?.with_guessed_format().at(path)?;
+    let format = reader.format().map_or_else(|| "image".to_string(), |f| format!("{f:?}"));
     let decoder = reader.into_decoder().at(path)?;
     let (width, height) = decoder.dimensions();
     let colour = decoder.original_color_type();

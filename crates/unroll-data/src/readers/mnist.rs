@@ -18,10 +18,7 @@ pub fn read_idx_images(path: impl AsRef<Path>) -> Result<Vec<Image>> {
     let (dims, bytes) = read_idx(path, IDX_IMAGES)?;
     let (height, width) = (dims[1], dims[2]);
     if height * width == 0 {
-        return Err(DataError::file(
-            path,
-            format!("IDX dims {dims:?}: empty images"),
-        ));
+        return Err(DataError::file(path, format!("IDX dims {dims:?}: empty images")));
     }
     Ok(bytes
         .chunks_exact(height * width)
@@ -41,19 +38,14 @@ pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<u8>> {
 
 /// The header of an IDX file, `(magic, dims)`, from its first bytes (big-endian u32 words).
 pub(crate) fn idx_header(head: &[u8]) -> Option<(u32, Vec<usize>)> {
-    let word = |i: usize| {
-        head.get(4 * i..4 * i + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    };
+    let word = |i: usize| head.get(4 * i..4 * i + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
     let magic = word(0)?;
     let ndim = match magic {
         IDX_IMAGES => 3,
         IDX_LABELS => 1,
         _ => return None,
     };
-    let dims = (1..=ndim)
-        .map(|i| word(i).map(|d| d as usize))
-        .collect::<Option<_>>()?;
+    let dims = (1..=ndim).map(|i| word(i).map(|d| d as usize)).collect::<Option<_>>()?;
     Some((magic, dims))
 }
 
@@ -64,17 +56,11 @@ fn read_idx(path: &Path, magic: u32) -> Result<(Vec<usize>, Vec<u8>)> {
     let (found, dims) = idx_header(&bytes).ok_or_else(|| {
         DataError::file(
             path,
-            format!(
-                "not an IDX file with magic {magic} (header {:02x?})",
-                &bytes[..bytes.len().min(16)]
-            ),
+            format!("not an IDX file with magic {magic} (header {:02x?})", &bytes[..bytes.len().min(16)]),
         )
     })?;
     if found != magic {
-        return Err(DataError::file(
-            path,
-            format!("IDX magic {found}, expected {magic}"),
-        ));
+        return Err(DataError::file(path, format!("IDX magic {found}, expected {magic}")));
     }
     let header = 4 * (dims.len() + 1);
     let expected = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
@@ -100,32 +86,17 @@ pub fn read_digits_csv(path: impl AsRef<Path>, side: usize) -> Result<(Vec<Image
     let pixels_per_row = side * side;
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
-    for (number, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let bad =
-            |message: String| DataError::file(path, format!("line {}: {message}", number + 1));
+    for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = |message: String| DataError::file(path, format!("line {}: {message}", number + 1));
         let values = line
             .split(',')
-            .map(|v| {
-                v.trim()
-                    .parse::<f32>()
-                    .map_err(|e| bad(format!("`{}`: {e}", v.trim())))
-            })
+            .map(|v| v.trim().parse::<f32>().map_err(|e| bad(format!("`{}`: {e}", v.trim()))))
             .collect::<Result<Vec<f32>>>()?;
         if values.len() != pixels_per_row + 1 {
-            let message = format!(
-                "{} values, expected {pixels_per_row} pixels and a label",
-                values.len()
-            );
+            let message = format!("{} values, expected {pixels_per_row} pixels and a label", values.len());
             return Err(bad(message));
         }
-        if let Some(v) = values
-            .iter()
-            .find(|v| !(0.0..=255.0).contains(*v) || v.fract() != 0.0)
-        {
+        if let Some(v) = values.iter().find(|v| !(0.0..=255.0).contains(*v) || v.fract() != 0.0) {
             return Err(bad(format!("value {v} is not an integer in 0..=255")));
         }
         pixels.extend_from_slice(&values[..pixels_per_row]);
@@ -134,19 +105,10 @@ pub fn read_digits_csv(path: impl AsRef<Path>, side: usize) -> Result<(Vec<Image
     if labels.is_empty() {
         return Err(DataError::file(path, "no rows"));
     }
-    let max = if pixels.iter().any(|&p| p > 16.0) {
-        255.0
-    } else {
-        16.0
-    };
+    let max = if pixels.iter().any(|&p| p > 16.0) { 255.0 } else { 16.0 };
     let images = pixels
         .chunks_exact(pixels_per_row)
-        .map(|row| Image {
-            channels: 1,
-            height: side,
-            width: side,
-            data: row.iter().map(|p| p / max).collect(),
-        })
+        .map(|row| Image { channels: 1, height: side, width: side, data: row.iter().map(|p| p / max).collect() })
         .collect();
     Ok((images, labels))
 }

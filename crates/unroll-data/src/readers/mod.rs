@@ -30,10 +30,7 @@ use crate::error::{DataError, FileContext, Result};
 pub fn inspect(path: impl AsRef<Path>) -> Result<String> {
     let path = path.as_ref();
     let mut head = Vec::new();
-    open_maybe_gz(path)?
-        .take(352)
-        .read_to_end(&mut head)
-        .at(path)?;
+    open_maybe_gz(path)?.take(352).read_to_end(&mut head).at(path)?;
     let text = if head.starts_with(b"\x89HDF\r\n\x1a\n") {
         fastmri::describe_hdf5(path)
     } else if head.starts_with(b"\x89PNG\r\n\x1a\n") || head.starts_with(&[0xff, 0xd8, 0xff]) {
@@ -52,10 +49,7 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<String> {
             _ => format!("{}: IDX labels: {}", path.display(), dims[0]),
         })
     } else {
-        Err(DataError::file(
-            path,
-            "unknown file type (not HDF5, NIfTI, NPY/NPZ, PNG/JPEG or IDX)",
-        ))
+        Err(DataError::file(path, "unknown file type (not HDF5, NIfTI, NPY/NPZ, PNG/JPEG or IDX)"))
     };
     Ok(text? + "\n")
 }
@@ -81,9 +75,5 @@ to_f32!(u8, i8, u16, i16, u32, i32, i64, f32, f64);
 pub(crate) fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>> {
     let mut reader = BufReader::new(File::open(path).at(path)?);
     let gzipped = reader.fill_buf().at(path)?.starts_with(&[0x1f, 0x8b]);
-    Ok(if gzipped {
-        Box::new(MultiGzDecoder::new(reader))
-    } else {
-        Box::new(reader)
-    })
+    Ok(if gzipped { Box::new(MultiGzDecoder::new(reader)) } else { Box::new(reader) })
 }

@@ -3,10 +3,7 @@
 use std::ops::Range;
 use std::path::Path;
 
-use nifti::{
-    DataElement, InMemNiftiObject, InMemNiftiVolume, NiftiError, NiftiHeader, NiftiObject,
-    NiftiType,
-};
+use nifti::{DataElement, InMemNiftiObject, InMemNiftiVolume, NiftiError, NiftiHeader, NiftiObject, NiftiType};
 
 use super::{Image, ToF32, open_maybe_gz};
 use crate::error::{DataError, Result};
@@ -35,28 +32,18 @@ pub fn nifti_dims(path: impl AsRef<Path>) -> Result<[usize; 3]> {
 /// | 0 | sagittal | j (y) | k (z) reversed: superior up |
 /// | 1 | coronal | i (x) | k (z) reversed: superior up |
 /// | 2 | axial | i (x) | j (y) reversed: anterior up |
-pub fn read_nifti_slices(
-    path: impl AsRef<Path>,
-    axis: usize,
-    range: Option<Range<usize>>,
-) -> Result<Vec<Image>> {
+pub fn read_nifti_slices(path: impl AsRef<Path>, axis: usize, range: Option<Range<usize>>) -> Result<Vec<Image>> {
     let path = path.as_ref();
     let object = at(InMemNiftiObject::from_reader(open_maybe_gz(path)?), path)?;
     let header = object.header();
     let dims = spatial_dims(path, header)?;
     if axis > 2 {
-        return Err(DataError::file(
-            path,
-            format!("slice axis {axis} is not 0, 1 or 2"),
-        ));
+        return Err(DataError::file(path, format!("slice axis {axis} is not 0, 1 or 2")));
     }
     let range = range.unwrap_or(0..dims[axis]);
     if range.start > range.end || range.end > dims[axis] {
         let n = dims[axis];
-        return Err(DataError::file(
-            path,
-            format!("slices {range:?} outside 0..{n} along axis {axis}"),
-        ));
+        return Err(DataError::file(path, format!("slices {range:?} outside 0..{n} along axis {axis}")));
     }
     let (slope, inter) = (header.scl_slope, header.scl_inter);
     let datatype = at(header.data_type(), path)?;
@@ -78,17 +65,9 @@ pub fn read_nifti_slices(
             let base = slice * strides[axis];
             let data = (0..height)
                 .rev()
-                .flat_map(|row| {
-                    (0..width)
-                        .map(move |col| voxels[base + row * strides[rows] + col * strides[cols]])
-                })
+                .flat_map(|row| (0..width).map(move |col| voxels[base + row * strides[rows] + col * strides[cols]]))
                 .collect();
-            Image {
-                channels: 1,
-                height,
-                width,
-                data,
-            }
+            Image { channels: 1, height, width, data }
         })
         .collect())
 }
@@ -97,26 +76,17 @@ pub fn read_nifti_slices(
 fn spatial_dims(path: &Path, header: &NiftiHeader) -> Result<[usize; 3]> {
     let dim = at(header.dim(), path)?;
     if dim.iter().skip(3).any(|&d| d > 1) {
-        return Err(DataError::file(
-            path,
-            format!("dims {dim:?}: only 3-D volumes are supported"),
-        ));
+        return Err(DataError::file(path, format!("dims {dim:?}: only 3-D volumes are supported")));
     }
     let mut dims = [1; 3];
-    dims.iter_mut()
-        .zip(dim)
-        .for_each(|(out, &d)| *out = usize::from(d));
+    dims.iter_mut().zip(dim).for_each(|(out, &d)| *out = usize::from(d));
     Ok(dims)
 }
 
 /// All voxels, in file (column-major) order, as f32.
 fn voxels_f32(path: &Path, volume: InMemNiftiVolume, datatype: NiftiType) -> Result<Vec<f32>> {
     fn typed<T: DataElement + ToF32>(volume: InMemNiftiVolume) -> nifti::Result<Vec<f32>> {
-        Ok(volume
-            .into_nifti_typed_data::<T>()?
-            .into_iter()
-            .map(T::to_f32)
-            .collect())
+        Ok(volume.into_nifti_typed_data::<T>()?.into_iter().map(T::to_f32).collect())
     }
     let voxels = match datatype {
         NiftiType::Uint8 => typed::<u8>(volume),
@@ -129,10 +99,7 @@ fn voxels_f32(path: &Path, volume: InMemNiftiVolume, datatype: NiftiType) -> Res
         NiftiType::Float32 => typed::<f32>(volume),
         NiftiType::Float64 => typed::<f64>(volume),
         other => {
-            return Err(DataError::file(
-                path,
-                format!("unsupported NIfTI datatype {other:?}"),
-            ));
+            return Err(DataError::file(path, format!("unsupported NIfTI datatype {other:?}")));
         }
     };
     at(voxels, path)
@@ -151,10 +118,7 @@ fn at<T>(result: nifti::Result<T>, path: &Path) -> Result<T> {
 pub(crate) fn describe_nifti(path: &Path) -> Result<String> {
     let header = at(NiftiHeader::from_reader(open_maybe_gz(path)?), path)?;
     let dim = at(header.dim(), path)?;
-    let datatype = header.data_type().map_or_else(
-        |_| format!("code {}", header.datatype),
-        |t| format!("{t:?}"),
-    );
+    let datatype = header.data_type().map_or_else(|_| format!("code {}", header.datatype), |t| format!("{t:?}"));
     Ok(format!(
         "{}: NIfTI-1\n  dims {dim:?}\n  datatype {datatype} ({} bits)\n  pixdim {:?}\n  scl_slope {}, scl_inter {}",
         path.display(),

@@ -27,11 +27,7 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<Array> {
 /// The array names of a `.npz` archive, in archive order.
 pub fn npz_keys(path: impl AsRef<Path>) -> Result<Vec<String>> {
     let path = path.as_ref();
-    Ok(NpzArchive::open(path)
-        .at(path)?
-        .array_names()
-        .map(String::from)
-        .collect())
+    Ok(NpzArchive::open(path).at(path)?.array_names().map(String::from).collect())
 }
 
 /// Reads array `key` of a `.npz` archive (compressed or not), with [`read_npy`]'s conventions.
@@ -39,11 +35,8 @@ pub fn read_npz(path: impl AsRef<Path>, key: &str) -> Result<Array> {
     let path = path.as_ref();
     let mut archive = NpzArchive::open(path).at(path)?;
     let keys: Vec<String> = archive.array_names().map(String::from).collect();
-    let npy = archive
-        .by_name(key)
-        .at_with(path, format_args!("array `{key}`"))?;
-    let npy =
-        npy.ok_or_else(|| DataError::file(path, format!("no array `{key}` (arrays: {keys:?})")))?;
+    let npy = archive.by_name(key).at_with(path, format_args!("array `{key}`"))?;
+    let npy = npy.ok_or_else(|| DataError::file(path, format!("no array `{key}` (arrays: {keys:?})")))?;
     to_array(npy).map_err(|message| DataError::file(path, format!("array `{key}`: {message}")))
 }
 
@@ -100,8 +93,7 @@ pub(crate) fn describe_npz(path: &Path) -> Result<String> {
     for key in keys {
         let what = format!("array `{key}`");
         let npy = archive.by_name(&key).at_with(path, &what)?;
-        let npy =
-            npy.ok_or_else(|| DataError::file(path, format!("{what} is listed but missing")))?;
+        let npy = npy.ok_or_else(|| DataError::file(path, format!("{what} is listed but missing")))?;
         lines.push(format!("  {key}: {}", header_text(&npy)));
     }
     Ok(lines.join("\n"))
@@ -112,9 +104,5 @@ fn header_text<R: Read>(npy: &NpyFile<R>) -> String {
         Order::C => "C",
         Order::Fortran => "Fortran",
     };
-    format!(
-        "shape {:?}, dtype {}, {order} order",
-        npy.shape(),
-        dtype_name(&npy.dtype())
-    )
+    format!("shape {:?}, dtype {}, {order} order", npy.shape(), dtype_name(&npy.dtype()))
 }

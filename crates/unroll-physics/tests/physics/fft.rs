@@ -28,7 +28,12 @@ fn host_and_dense_engines_agree_and_invert() {
                     assert_close(&label, &host_stacked(auto), &host_stacked(dense), 1e-5);
                 }
                 let back = fft.inverse(fft.forward(x.clone()));
-                assert_close(&format!("{fft:?} roundtrip on {name}"), &host_stacked(back), &host_stacked(x.clone()), 1e-5);
+                assert_close(
+                    &format!("{fft:?} roundtrip on {name}"),
+                    &host_stacked(back),
+                    &host_stacked(x.clone()),
+                    1e-5,
+                );
             }
         }
     }
@@ -47,7 +52,12 @@ fn engines_have_the_same_gradient() {
         host(x.grad(&loss.backward()).unwrap())
     };
     for fft in conventions() {
-        assert_close(&format!("{fft:?} gradient"), &gradient(FftEngine::Host, fft), &gradient(FftEngine::Dense, fft), 1e-4);
+        assert_close(
+            &format!("{fft:?} gradient"),
+            &gradient(FftEngine::Host, fft),
+            &gradient(FftEngine::Dense, fft),
+            1e-4,
+        );
     }
 }
 

@@ -20,11 +20,7 @@ use crate::common::devices;
 const BATCH: usize = 2;
 const SIZES: [[usize; 2]; 2] = [[16, 16], [15, 13]];
 
-fn check<Op: LinearOperator>(
-    label: &str,
-    device: &Device,
-    build: impl Fn(&Device) -> (Op, Op::Domain, Op::Range),
-) {
+fn check<Op: LinearOperator>(label: &str, device: &Device, build: impl Fn(&Device) -> (Op, Op::Domain, Op::Range)) {
     let (op, x, y) = build(device);
 
     // Adjointness.
@@ -122,8 +118,14 @@ fn mri(fft: Fft2, coils: usize, size: [usize; 2], device: &Device) -> (MultiCoil
         MultiCoilMri::single_coil(mask, fft)
     } else {
         let maps = Complex::new(
-            Tensor::cat(vec![birdcage_maps(size, coils, 1.5, 0.0, device).re, birdcage_maps(size, coils, 1.5, 0.4, device).re], 0),
-            Tensor::cat(vec![birdcage_maps(size, coils, 1.5, 0.0, device).im, birdcage_maps(size, coils, 1.5, 0.4, device).im], 0),
+            Tensor::cat(
+                vec![birdcage_maps(size, coils, 1.5, 0.0, device).re, birdcage_maps(size, coils, 1.5, 0.4, device).re],
+                0,
+            ),
+            Tensor::cat(
+                vec![birdcage_maps(size, coils, 1.5, 0.0, device).im, birdcage_maps(size, coils, 1.5, 0.4, device).im],
+                0,
+            ),
         );
         MultiCoilMri::new(maps, mask, fft)
     };

@@ -16,7 +16,7 @@ fn cartesian_masks_follow_fastmri() {
     let shape = [64, 320];
     for acceleration in [4usize, 8] {
         let cf = if acceleration == 4 { 0.08 } else { 0.04 };
-        let n_low = (320.0 * cf as f64).round() as usize;
+        let n_low = (320.0_f64 * cf).round() as usize;
         for config in [
             MaskConfig::Random { acceleration: acceleration as f64, center_fraction: cf },
             MaskConfig::Equispaced { acceleration, center_fraction: cf },
@@ -30,7 +30,7 @@ fn cartesian_masks_follow_fastmri() {
                 for (i, &v) in mask.values.iter().enumerate() {
                     assert_eq!(v > 0.0, columns[i % 320], "{config:?}: rows differ");
                 }
-                let pad = (320 - n_low + 1) / 2;
+                let pad = (320usize - n_low).div_ceil(2);
                 let acs: Vec<usize> = (0..320).filter(|&c| mask.acs[c]).collect();
                 assert_eq!(acs, (pad..pad + n_low).collect::<Vec<_>>(), "{config:?}: ACS block");
                 assert!(acs.iter().all(|&c| columns[c]), "{config:?}: ACS must be sampled");
@@ -39,10 +39,15 @@ fn cartesian_masks_follow_fastmri() {
             }
             // Equispaced adds the centre on top of every R-th column, so it samples a little more.
             let expected = match config {
-                MaskConfig::Equispaced { .. } => 320.0 / (320.0 / acceleration as f64 + n_low as f64 * (1.0 - 1.0 / acceleration as f64)),
+                MaskConfig::Equispaced { .. } => {
+                    320.0 / (320.0 / acceleration as f64 + n_low as f64 * (1.0 - 1.0 / acceleration as f64))
+                }
                 _ => acceleration as f64,
             };
-            assert!((achieved - expected).abs() < 0.06 * expected, "{config:?}: mean acceleration {achieved} vs {expected}");
+            assert!(
+                (achieved - expected).abs() < 0.06 * expected,
+                "{config:?}: mean acceleration {achieved} vs {expected}"
+            );
         }
     }
 }
@@ -159,4 +164,3 @@ fn noise_is_seeded_per_sample_and_has_the_right_statistics() {
     assert_ne!(host(noisy.re.clone()), host(noisy.im.clone()));
     assert_eq!(host(noisy.re), host(gaussian.apply_complex(z, &[1]).re));
 }
-

@@ -19,7 +19,12 @@ fn fft_matches_numpy() {
             let forward = Fft2::CENTRED_ORTHO.apply_with(x.clone(), FftDirection::Forward, engine);
             assert_close(&format!("fft2c {label}"), &host_stacked(forward), &load_npy("fft/fft2c_x.npy").1, RTOL);
             let plain = uncentred.apply_with(x.clone(), FftDirection::Forward, engine);
-            assert_close(&format!("fft2 {label}"), &host_stacked(plain), &load_npy("fft/fft2_x_uncentered.npy").1, RTOL);
+            assert_close(
+                &format!("fft2 {label}"),
+                &host_stacked(plain),
+                &load_npy("fft/fft2_x_uncentered.npy").1,
+                RTOL,
+            );
             let inverse = Fft2::CENTRED_ORTHO.apply_with(k.clone(), FftDirection::Inverse, engine);
             assert_close(&format!("ifft2c {label}"), &host_stacked(inverse), &load_npy("fft/ifft2c_k.npy").1, RTOL);
         }
