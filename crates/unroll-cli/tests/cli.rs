@@ -222,3 +222,40 @@ fn config_errors_name_the_file_and_the_key() {
     let stderr = fails(&unroll(&["train", dir.path().join("absent.toml").to_str().unwrap()], dir.path()));
     assert!(stderr.contains("absent.toml"), "{stderr}");
 }
+
+#[test]
+fn a_diverging_run_stops_with_a_message_and_keeps_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = tiny_experiment(dir.path(), 3);
+    let run = dir.path().join("run");
+    // A sane first epoch writes checkpoints; then an absurd learning rate makes the loss overflow.
+    ok(&unroll(
+        &["train", exp.to_str().unwrap(), "--out", run.to_str().unwrap(), "--set", "train.epochs=1"],
+        dir.path(),
+    ));
+    let before = std::fs::read(run.join("checkpoint/model.bpk")).unwrap();
+    let args =
+        ["train", exp.to_str().unwrap(), "--out", run.to_str().unwrap(), "--resume", "--set", "optimizer.lr=1e30"];
+    let stderr = fails(&unroll(&args, dir.path()));
+    assert!(stderr.contains("training stopped") && stderr.contains("loss is"), "{stderr}");
+    assert!(stderr.contains("checkpoint"), "{stderr}");
+    assert_eq!(std::fs::read(run.join("checkpoint/model.bpk")).unwrap(), before, "the last good checkpoint is kept");
+}
+
+/// Data-parallel training through Burn's multi-device primitives (fork, per-device gradients,
+/// `step_multi`), exercised on replicas of the CPU device (CI has no GPUs).
+#[test]
+fn multi_device_training_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = tiny_experiment(dir.path(), 2);
+    let run = dir.path().join("run");
+    let out = ok(&unroll(
+        &["train", exp.to_str().unwrap(), "--out", run.to_str().unwrap(), "--set", "train.devices=2"],
+        dir.path(),
+    ));
+    assert!(out.contains("× 2"), "{out}");
+    // 6 training images, 2 devices × batch 2 per step: 2 steps per epoch.
+    assert_eq!(json(&run.join("summary.json"))["steps"], 4);
+    let loss = json(&run.join("summary.json"))["last"]["train_loss"].as_f64().unwrap();
+    assert!(loss.is_finite() && loss > 0.0);
+}

@@ -95,35 +95,32 @@ pub(crate) fn fft2_planes(values: &mut [f32], dims: [usize; 4], inverse: bool, c
     let (re, im) = values.split_at_mut(batch * plane);
     let row_fft = plan(w, inverse);
     let col_fft = plan(h, inverse);
+    let (sh, sw) = if centred { (h / 2, w / 2) } else { (0, 0) };
+    // ifftshift on the way in reads x[(r + h/2) % h]; fftshift on the way out reads X[(k − h/2) mod h].
+    let (rows_in, cols_in): (Vec<usize>, Vec<usize>) =
+        ((0..h).map(|r| (r + sh) % h).collect(), (0..w).map(|c| (c + sw) % w).collect());
+    let (rows_out, cols_out): (Vec<usize>, Vec<usize>) =
+        ((0..h).map(|k| (k + h - sh) % h).collect(), (0..w).map(|l| (l + w - sw) % w).collect());
     re.par_chunks_mut(plane).zip(im.par_chunks_mut(plane)).for_each(|(re, im)| {
-        let (sh, sw) = if centred { (h / 2, w / 2) } else { (0, 0) };
-        // ifftshift on the way in: buf[r][c] = x[(r + h/2) % h][(c + w/2) % w].
-        let mut buf: Vec<Complex32> = (0..plane)
-            .map(|i| {
-                let (r, c) = ((i / w + sh) % h, (i % w + sw) % w);
-                Complex32::new(re[r * w + c], im[r * w + c])
-            })
-            .collect();
-        row_fft.process(&mut buf);
+        let mut rows = Vec::with_capacity(plane);
+        for &r in &rows_in {
+            rows.extend(cols_in.iter().map(|&c| Complex32::new(re[r * w + c], im[r * w + c])));
+        }
+        row_fft.process(&mut rows);
+        // Columns as contiguous rows of the transpose, then transformed in place.
         let mut columns = vec![Complex32::default(); plane];
-        transpose(&buf, &mut columns, h, w);
+        for (r, row) in rows.chunks_exact(w).enumerate() {
+            for (c, &v) in row.iter().enumerate() {
+                columns[c * h + r] = v;
+            }
+        }
         col_fft.process(&mut columns);
-        transpose(&columns, &mut buf, w, h);
-        // fftshift on the way out: out[k][l] = X[(k − h/2) mod h][(l − w/2) mod w].
-        for k in 0..h {
-            for l in 0..w {
-                let v = buf[((k + h - sh) % h) * w + (l + w - sw) % w] * scale;
+        for (k, &src_k) in rows_out.iter().enumerate() {
+            for (l, &src_l) in cols_out.iter().enumerate() {
+                let v = columns[src_l * h + src_k] * scale;
                 re[k * w + l] = v.re;
                 im[k * w + l] = v.im;
             }
         }
     });
-}
-
-fn transpose(src: &[Complex32], dst: &mut [Complex32], rows: usize, cols: usize) {
-    for r in 0..rows {
-        for c in 0..cols {
-            dst[c * rows + r] = src[r * cols + c];
-        }
-    }
 }

@@ -58,6 +58,16 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
+    /// `count` devices of this backend: GPUs `0..count` for wgpu (discrete GPUs first, as
+    /// enumerated by wgpu), replicas of the one CPU device otherwise.
+    pub fn devices(self, count: usize) -> Vec<burn::tensor::Device> {
+        use burn::tensor::{Device, DeviceKind};
+        match self {
+            BackendKind::Wgpu if count > 1 => (0..count).map(|i| Device::wgpu(DeviceKind::DiscreteGpu(i))).collect(),
+            _ => vec![self.device(); count],
+        }
+    }
+
     /// The device.
     #[allow(deprecated)] // ndarray is deprecated upstream; the project keeps it selectable.
     pub fn device(self) -> burn::tensor::Device {
@@ -171,6 +181,7 @@ pub struct TrainConfig {
     #[serde(default = "default_batch")]
     pub batch_size: usize,
     /// Write a checkpoint every this many steps (and always at the end of an epoch); 0 = epochs only.
+    /// A step's checkpoint is written once the next batch gives a finite loss.
     #[serde(default)]
     pub checkpoint_every: usize,
     /// Validate every this many epochs.
@@ -181,6 +192,12 @@ pub struct TrainConfig {
     /// Print a progress line every this many steps when not on a terminal.
     #[serde(default = "default_log_every")]
     pub log_every: usize,
+    /// Devices trained on in parallel (data parallel: each takes its own batch of `batch_size`, and
+    /// Burn's optimiser accumulates their gradients). More than one needs the wgpu backend (GPUs
+    /// 0..n); on the CPU backends several "devices" are replicas of the one CPU device, which is
+    /// useful only to test the code path.
+    #[serde(default = "default_one")]
+    pub devices: usize,
 }
 
 fn default_batch() -> usize {
@@ -244,8 +261,14 @@ impl ExperimentConfig {
         if let Decay::Step { every: 0, .. } = self.schedule.decay {
             return Err("schedule.decay.every must be at least 1".into());
         }
-        if self.train.epochs == 0 || self.train.batch_size == 0 || self.train.validate_every == 0 {
-            return Err("train.epochs, train.batch_size and train.validate_every must be at least 1".into());
+        if self.train.epochs == 0
+            || self.train.batch_size == 0
+            || self.train.validate_every == 0
+            || self.train.devices == 0
+        {
+            return Err(
+                "train.epochs, train.batch_size, train.validate_every and train.devices must be at least 1".into()
+            );
         }
         Ok(())
     }

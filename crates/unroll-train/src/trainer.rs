@@ -20,7 +20,7 @@ use burn::data::dataset::Dataset;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, MultiGradientsParams};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -166,8 +166,10 @@ fn run<S: Simulation>(
 ) -> Result<TrainSummary, TrainError> {
     let started = Instant::now();
     let out = &options.out_dir;
-    let device = config.backend.device();
-    let adevice = device.clone().autodiff();
+    let tc = &config.train;
+    let devices: Vec<Device> = config.backend.devices(tc.devices).into_iter().map(Device::autodiff).collect();
+    let adevice = devices[0].clone();
+    let device = adevice.clone().inner();
     adevice.seed(config.seed);
     let channels = simulation.model_channels(train_set.item_shape().expect("non-empty")[0]);
     let mut model = config.model.init(channels, &adevice);
@@ -191,14 +193,15 @@ fn run<S: Simulation>(
     checkpoint::write_atomic(&out.join("model.json"), &serde_json::to_vec_pretty(&shape).expect("json"))?;
 
     let batcher = SimulationBatcher { simulation };
-    let tc = &config.train;
-    let steps_per_epoch = train_set.len().div_ceil(tc.batch_size);
+    let per_step = tc.batch_size * devices.len();
+    let steps_per_epoch = train_set.len().div_ceil(per_step);
     let total_steps = steps_per_epoch * tc.epochs;
     println!(
-        "training {} ({} parameters) on {:?}: {} training / {} validation images of {:?}, {} epochs × {} steps",
+        "training {} ({} parameters) on {:?} × {}: {} training / {} validation images of {:?}, {} epochs × {} steps",
         config.name(),
         model.num_params(),
         config.backend,
+        devices.len(),
         train_set.len(),
         val_set.len(),
         train_set.item_shape().expect("non-empty"),
@@ -206,6 +209,14 @@ fn run<S: Simulation>(
         steps_per_epoch
     );
     let progress = Progress::new(total_steps, state.step, tc.log_every);
+    let diverged = |what: String| {
+        progress.finish();
+        let kept = checkpoint::find(out).map_or("none was written yet".into(), |d| d.display().to_string());
+        TrainError::Diverged(format!("{what}; the last good checkpoint is kept: {kept}"))
+    };
+    // A step's checkpoint is written once the model it holds has given a finite loss on the next
+    // batch, so a checkpoint never holds weights that already diverged.
+    let mut pending_checkpoint = false;
     let mut stopped = format!("completed {} epochs", tc.epochs);
     while state.epoch < tc.epochs {
         let epoch = state.epoch;
@@ -216,33 +227,61 @@ fn run<S: Simulation>(
         ));
         let (mut loss_sum, mut loss_count) = (0.0, 0usize);
         let mut lr = config.schedule.lr(config.optimizer.lr, state.step, total_steps);
-        for positions in order.chunks(tc.batch_size).skip(state.batch_in_epoch) {
-            let batch = batcher.batch(dataset.items(positions)?, &adevice);
+        for positions in order.chunks(per_step).skip(state.batch_in_epoch) {
             lr = config.schedule.lr(config.optimizer.lr, state.step, total_steps);
-            let (iterates, scale) = forward(&model, &batch.op, batch.y.clone());
-            let target = batch.target.clone().image().mul_per_sample(scale.recip());
-            let images: Vec<Tensor<4>> = iterates.into_iter().map(Signal::image).collect();
-            let loss = config.loss.total(&images, &target, &per_sample_max(target.clone()));
-            let value = loss.clone().into_scalar::<f64>();
-            if !value.is_finite() {
-                progress.finish();
-                let kept = checkpoint::find(out).map_or("none was written yet".into(), |d| d.display().to_string());
-                return Err(TrainError::Diverged(format!(
-                    "the loss is {value} at epoch {}, step {}; the last good checkpoint is kept: {kept}",
-                    epoch + 1,
-                    state.step + 1
-                )));
+            let shards: Vec<&[usize]> = positions.chunks(tc.batch_size).collect();
+            let step =
+                |model: &Model, shard: &[usize], device: &Device| -> Result<(f64, GradientsParams), TrainError> {
+                    let batch = batcher.batch(dataset.items(shard)?, device);
+                    let (iterates, scale) = forward(model, &batch.op, batch.y.clone());
+                    let target = batch.target.clone().image().mul_per_sample(scale.recip());
+                    let images: Vec<Tensor<4>> = iterates.into_iter().map(Signal::image).collect();
+                    let loss = config.loss.total(&images, &target, &per_sample_max(target.clone()));
+                    let value = loss.clone().into_scalar::<f64>();
+                    // The optimiser sums the devices' gradients: weigh each shard so the sum is the mean.
+                    let loss = loss * (shard.len() as f64 / positions.len() as f64);
+                    Ok((value, GradientsParams::from_grads(loss.backward(), model)))
+                };
+            let results: Vec<Result<(f64, GradientsParams), TrainError>> = if shards.len() == 1 {
+                vec![step(&model, shards[0], &devices[0])]
+            } else {
+                // Burn's data-parallel primitives: the model forked to every device, one batch each.
+                std::thread::scope(|scope| {
+                    let workers: Vec<_> = shards
+                        .iter()
+                        .zip(&devices)
+                        .map(|(shard, device)| {
+                            let model = model.clone().fork(device);
+                            scope.spawn(move || step(&model, shard, device))
+                        })
+                        .collect();
+                    workers.into_iter().map(|w| w.join().expect("training worker panicked")).collect()
+                })
+            };
+            let mut value = 0.0;
+            let mut gradients = Vec::with_capacity(results.len());
+            for (result, (shard, device)) in results.into_iter().zip(shards.iter().zip(&devices)) {
+                let (shard_value, grads) = result?;
+                value += shard_value * shard.len() as f64 / positions.len() as f64;
+                gradients.push((grads, device.clone()));
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+            if !value.is_finite() {
+                return Err(diverged(format!("the loss is {value} at epoch {}, step {}", epoch + 1, state.step + 1)));
+            }
+            if pending_checkpoint {
+                checkpoint::save(out, &model, &optim, &state)?;
+            }
+            model = if gradients.len() == 1 {
+                optim.step(lr, model, gradients.pop().expect("one device").0)
+            } else {
+                optim.step_multi(lr, model, MultiGradientsParams { grads: gradients })
+            };
             state.step += 1;
             state.batch_in_epoch += 1;
             loss_sum += value;
             loss_count += 1;
             progress.step(state.step, epoch + 1, tc.epochs, value, lr);
-            if tc.checkpoint_every > 0 && state.step % tc.checkpoint_every == 0 {
-                checkpoint::save(out, &model, &optim, &state)?;
-            }
+            pending_checkpoint = tc.checkpoint_every > 0 && state.step.is_multiple_of(tc.checkpoint_every);
         }
         state.epoch += 1;
         state.batch_in_epoch = 0;
@@ -251,6 +290,9 @@ fn run<S: Simulation>(
             let results =
                 evaluate::evaluate(&model.valid(), &val_set, &batcher.simulation, &device, tc.batch_size, false)?;
             let val = EvalSummary::from_items(&results);
+            if !val.recon.psnr.is_finite() {
+                return Err(diverged(format!("the validation PSNR is {} after epoch {}", val.recon.psnr, state.epoch)));
+            }
             let record = EpochRecord {
                 epoch: state.epoch,
                 step: state.step,
@@ -280,6 +322,7 @@ fn run<S: Simulation>(
             }
         }
         checkpoint::save(out, &model, &optim, &state)?;
+        pending_checkpoint = false;
         if let Some(patience) = tc.early_stopping
             && validate
             && state.since_best >= patience
