@@ -38,8 +38,10 @@ pub trait Simulation: Clone + Send + Sync + 'static {
     /// `seeds[n]`.
     fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Self::Op>;
 
-    /// Channels the model sees for `image_channels` clean channels (complex doubles them).
-    fn model_channels(&self, image_channels: usize) -> usize;
+    /// Channels the model sees for `image_channels` clean channels (complex signals double them).
+    fn model_channels(&self, image_channels: usize) -> usize {
+        image_channels
+    }
 }
 
 /// Something that runs generic code on the concrete simulation a [`ProblemConfig`] selects.
@@ -305,10 +307,6 @@ impl Simulation for BlurSimulation {
         let y = self.noise.apply(op.forward(clean.clone()), &noise_seeds(seeds));
         Measured { op, y, target: clean }
     }
-
-    fn model_channels(&self, image_channels: usize) -> usize {
-        image_channels
-    }
 }
 
 /// Normalised isotropic Gaussian on a `k × k` grid centred at `k / 2`.
@@ -347,10 +345,6 @@ impl Simulation for InpaintingSimulation {
         let y = op.forward(self.noise.apply(clean.clone(), &noise_seeds(seeds)));
         Measured { op, y, target: clean }
     }
-
-    fn model_channels(&self, image_channels: usize) -> usize {
-        image_channels
-    }
 }
 
 /// Denoising simulation (see [`ProblemConfig::Denoising`]).
@@ -365,10 +359,6 @@ impl Simulation for DenoisingSimulation {
     fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Identity> {
         let y = self.noise.apply(clean.clone(), &noise_seeds(seeds));
         Measured { op: Identity, y, target: clean }
-    }
-
-    fn model_channels(&self, image_channels: usize) -> usize {
-        image_channels
     }
 }
 
@@ -410,9 +400,5 @@ where
         let op = self.operator(&clean.device());
         let y = self.noise.apply(op.forward(clean.clone()), &noise_seeds(seeds));
         Measured { op, y, target: clean }
-    }
-
-    fn model_channels(&self, image_channels: usize) -> usize {
-        image_channels
     }
 }
