@@ -13,7 +13,7 @@ use unroll_train::{BackendKind, ExperimentConfig, TrainError};
 /// Train, evaluate and export unrolled networks for imaging inverse problems
 /// (MRI, deblurring, compressed sensing, CT, inpainting, denoising).
 #[derive(Parser, Debug)]
-#[command(name = "unroll", version, about, long_about = None)]
+#[command(name = "unroll", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
