@@ -9,7 +9,7 @@
 use burn::prelude::*;
 
 use crate::complex::Complex;
-use crate::fft::{Fft2, FftDirection};
+use crate::fft::{Fft2, FftDirection, FftNorm};
 use crate::operator::LinearOperator;
 
 /// Multi-coil (or single-coil, with unit coil map) Cartesian MRI operator.
@@ -89,7 +89,7 @@ impl LinearOperator for MultiCoilMri {
     /// Closed form for the single-coil orthonormal case (`AᴴA = Fᴴ M F` is diagonal in k-space);
     /// conjugate gradients otherwise.
     fn prox_l2(&self, z: Complex<4>, y: Complex<4>, gamma: Tensor<1>) -> Complex<4> {
-        if self.maps.is_some() || self.fft.adjoint_scale(1) != 1.0 {
+        if self.maps.is_some() || self.fft.norm != FftNorm::Ortho {
             return crate::operator::prox_l2_cg(self, z, y, gamma, Default::default());
         }
         let gamma = gamma.unsqueeze_dims::<4>(&[1, 2, 3]);

@@ -154,6 +154,7 @@ fn every_operator_passes_the_registry_checks() {
             check(&label("mri 3-coil"), &device, |d| mri(centred, 3, size, d));
             check(&label("mri 3-coil uncentred backward-norm"), &device, |d| mri(plain, 3, size, d));
             check(&label("mri single-coil"), &device, |d| mri(centred, 0, size, d));
+            check(&label("mri single-coil uncentred backward-norm"), &device, |d| mri(plain, 0, size, d));
             check(&label("blur circular"), &device, |d| blur(BlurBoundary::Circular, size, d));
             check(&label("blur zero"), &device, |d| blur(BlurBoundary::Zero, size, d));
             check(&label("blur valid"), &device, |d| blur(BlurBoundary::Valid, size, d));
