@@ -94,7 +94,9 @@ fn train_kill_resume_eval_export_inspect_infer() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let killed_at = json(&run.join("checkpoint/state.json"))["step"].as_u64().expect("a checkpoint was written");
+    // A kill between the two renames of a checkpoint swap leaves only `checkpoint.old`; resume uses it.
+    let state = ["checkpoint", "checkpoint.old"].iter().map(|d| run.join(d).join("state.json")).find(|p| p.exists());
+    let killed_at = json(&state.expect("a checkpoint was written"))["step"].as_u64().unwrap();
     assert!(killed_at < 9, "the run finished before it could be killed");
 
     // Starting again without --resume refuses to overwrite; with --resume it finishes the run.
