@@ -22,7 +22,7 @@ pub use blur::{Blur, BlurBoundary};
 pub use complex::Complex;
 pub use fft::{Fft2, FftDirection, FftEngine, FftNorm};
 pub use masks::{MaskConfig, SamplingMask};
-pub use mri::{MultiCoilMri, rss};
+pub use mri::MultiCoilMri;
 pub use noise::NoiseModel;
 pub use operator::{CgOptions, LinearOperator, Signal, prox_l2_cg};
 pub use radon::Radon;

@@ -98,8 +98,3 @@ impl LinearOperator for MultiCoilMri {
         self.fft.inverse(numerator.mul_real((gamma_mask + 1.0).recip()))
     }
 }
-
-/// Root-sum-of-squares coil combination `sqrt(Σ_c |z_c|²)`: `[N, C, H, W]` → `[N, 1, H, W]`.
-pub fn rss(coil_images: Complex<4>) -> Tensor<4> {
-    coil_images.rss()
-}
