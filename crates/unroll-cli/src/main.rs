@@ -124,6 +124,13 @@ fn run(cli: Cli) -> Result<(), TrainError> {
 }
 
 fn main() -> ExitCode {
+    // Burn materialises a loaded optimiser state on `Device::default()`, which prefers the GPU and so
+    // would start the GPU stack on a CPU resume; the state moves to the run's device at the next step
+    // anyway. Pin the default to the CPU unless the user chose one.
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)

@@ -136,11 +136,22 @@ impl SourceConfig {
         if images.is_empty() {
             return Err(DataError::file(self.path(), "contains no images".to_string()));
         }
-        for image in &mut images {
+        for (i, image) in images.iter_mut().enumerate() {
             let max = image.data.iter().fold(0f32, |m, &v| m.max(v));
-            if max > 0.0 {
-                image.data.iter_mut().for_each(|v| *v /= max);
+            if !(max > 0.0) {
+                let (what, hint) = match self {
+                    SourceConfig::Nifti { slices, axis, .. } => (
+                        format!("slice {} along axis {axis}", slices.map_or(0, |[first, _]| first) + i),
+                        "; choose `slices` that hold the object",
+                    ),
+                    _ => (format!("image {i}"), ""),
+                };
+                return Err(DataError::file(
+                    self.path(),
+                    format!("{what} has no positive value, so it cannot be scaled to [0, 1]{hint}"),
+                ));
             }
+            image.data.iter_mut().for_each(|v| *v /= max);
         }
         Ok(images)
     }
@@ -265,15 +276,15 @@ impl SplitDataset {
         if let Some(first) = sizes.next() {
             for (c, h, w) in sizes.chain(std::iter::once(first)) {
                 if c != first.0 {
-                    return Err(format!("images have different channel counts ({c} and {})", first.0));
+                    return Err(format!("data.source: images have different channel counts ({c} and {})", first.0));
                 }
                 match crop {
                     Some([ch, cw]) if ch > h || cw > w => {
-                        return Err(format!("crop {ch}x{cw} is larger than an image of {h}x{w}"));
+                        return Err(format!("data.crop: {ch}x{cw} is larger than an image of {h}x{w}"));
                     }
                     None if (h, w) != (first.1, first.2) => {
                         return Err(format!(
-                            "images have different sizes ({h}x{w} and {}x{}); set data.crop",
+                            "data.source: images have different sizes ({h}x{w} and {}x{}); set data.crop",
                             first.1, first.2
                         ));
                     }
@@ -377,11 +388,8 @@ impl DataConfig {
     pub fn dataset(&self, images: Arc<Vec<Image>>, split: Split, seed: u64) -> Result<SplitDataset, String> {
         let indices = self.split.indices(images.len(), split, seed);
         let dataset = SplitDataset::new(images, indices, split, self.crop, self.augment.clone(), seed)?;
-        if let Some([_, h, w]) = dataset.item_shape()
-            && self.problem.needs_square_images()
-            && h != w
-        {
-            return Err(format!("the {:?} problem needs square images, got {h}x{w}; set data.crop", self.problem));
+        if let Some(shape) = dataset.item_shape() {
+            self.problem.validate_for(shape)?;
         }
         Ok(dataset)
     }

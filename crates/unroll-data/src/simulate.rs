@@ -138,6 +138,13 @@ impl ProblemConfig {
                     return Err("coils must be at least 1".into());
                 }
                 mask.validate().map_err(|e| format!("mask: {e}"))?;
+                if matches!(noise, NoiseModel::Poisson { .. } | NoiseModel::PoissonGaussian { .. }) {
+                    return Err(
+                        "noise: Poisson noise models real, non-negative counts, but MRI k-space is complex; \
+                         use kind = \"gaussian\""
+                            .into(),
+                    );
+                }
                 noise
             }
             ProblemConfig::Blur { sigma, kernel_size, noise, .. } => {
@@ -172,6 +179,47 @@ impl ProblemConfig {
         noise.validate().map_err(|e| format!("noise: {e}"))
     }
 
+    /// Checks that need the clean image shape `[C, H, W]` (after cropping), naming the key relative
+    /// to the problem (`mask`, `kernel_size`, …) or the data (`data.source`).
+    pub fn validate_for(&self, [c, h, w]: [usize; 3]) -> Result<(), String> {
+        match self {
+            ProblemConfig::MulticoilMri { mask, .. } => {
+                if c != 1 {
+                    return Err(format!(
+                        "data.source: multicoil_mri takes single-channel images, got {c} channels \
+                         (set grayscale = true)"
+                    ));
+                }
+                mask.validate_for([h, w]).map_err(|e| format!("data.problem.mask: {e} (images of {h}x{w})"))
+            }
+            ProblemConfig::Blur { kernel_size, .. } if *kernel_size > h.min(w) => Err(format!(
+                "data.problem.kernel_size: a {kernel_size}x{kernel_size} kernel is larger than the {h}x{w} images"
+            )),
+            ProblemConfig::CompressedSensing { ratio, .. } => {
+                let (n, m) = (c * h * w, Self::measurements(c * h * w, *ratio));
+                let bytes = (n * m * 4) as f64;
+                if bytes > MAX_MATRIX_BYTES as f64 {
+                    return Err(format!(
+                        "data.problem.ratio: the {m}x{n} Gaussian matrix for {c}x{h}x{w} images needs {:.1} GiB \
+                         (limit {} MiB); use a smaller data.crop or ratio",
+                        bytes / (1u64 << 30) as f64,
+                        MAX_MATRIX_BYTES >> 20
+                    ));
+                }
+                Ok(())
+            }
+            ProblemConfig::Tomography { .. } if h != w => {
+                Err(format!("data.crop: tomography needs square images, got {h}x{w}; set data.crop"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Measurements `m = round(ratio · n)` (at least 1) of compressed sensing on `n` pixels.
+    fn measurements(n: usize, ratio: f64) -> usize {
+        ((n as f64 * ratio).round() as usize).max(1)
+    }
+
     /// Runs `visitor` on the concrete simulation for images of shape `[C, H, W]`.
     pub fn visit<V: SimulationVisitor>(&self, image: [usize; 3], visitor: V) -> V::Output {
         match self.clone() {
@@ -184,14 +232,13 @@ impl ProblemConfig {
             ProblemConfig::Inpainting { keep, noise } => visitor.visit(InpaintingSimulation { keep, noise }),
             ProblemConfig::Denoising { noise } => visitor.visit(DenoisingSimulation { noise }),
             ProblemConfig::CompressedSensing { ratio, matrix_seed, noise } => {
-                let n: usize = image.iter().product();
-                let m = ((n as f64 * ratio).round() as usize).max(1);
+                let m = Self::measurements(image.iter().product(), ratio);
                 visitor.visit(FixedOperatorSimulation::new(noise, move |device| {
                     CompressedSensing::gaussian(m, image, matrix_seed, device)
                 }))
             }
             ProblemConfig::Tomography { angles, noise } => {
-                assert_eq!(image[1], image[2], "tomography needs square images (checked when the data set is built)");
+                assert_eq!(image[1], image[2], "tomography needs square images (checked by `validate_for`)");
                 visitor.visit(FixedOperatorSimulation::new(noise, move |device| {
                     Radon::new(image[1], &Radon::uniform_angles(angles), device)
                 }))
@@ -199,11 +246,10 @@ impl ProblemConfig {
         }
     }
 
-    /// Whether the problem needs square images.
-    pub fn needs_square_images(&self) -> bool {
-        matches!(self, ProblemConfig::Tomography { .. })
-    }
 }
+
+/// Largest dense compressed-sensing matrix (f32) a problem may ask for: 1 GiB.
+pub const MAX_MATRIX_BYTES: usize = 1 << 30;
 
 /// A fresh RNG for sample `seed` and purpose `stream` (so mask, maps and noise are independent).
 fn rng(seed: u64, stream: u64) -> ChaCha8Rng {

@@ -53,15 +53,19 @@ pub fn normalise_maps(maps: Complex<4>, eps: f64) -> Complex<4> {
 
 /// ACS estimate of the coil maps (DIRECT's `rss_estimate`): keep the auto-calibration region of the
 /// k-space `kspace` `[N, C, H, W]` (`acs` is a 0/1 `[N|1, 1, H, W]` tensor), taper it along the width
-/// with `g(x) = exp(−(x/σ)²)`, `x ∈ linspace(−1, 1, W)` (`sigma = 0.7` in DIRECT; `None` = no taper),
-/// go back to image space with the inverse of `fft`, and divide by the RSS over coils (safe divide).
+/// with `g(x) = exp(−(x/σ)²)`, `x ∈ linspace(−1, 1, W)` (`sigma = 0.7` in DIRECT; `None` = no taper;
+/// `x` runs over the centred layout, so for an uncentred `fft` the taper is `ifftshift`ed to peak at
+/// column 0), go back to image space with the inverse of `fft`, and divide by the RSS over coils
+/// (safe divide).
 pub fn estimate_maps_from_acs(kspace: Complex<4>, acs: Tensor<4>, sigma: Option<f64>, fft: Fft2) -> Complex<4> {
     let [_, _, _, w] = kspace.dims();
     let device = kspace.device();
     let mut weight = acs;
     if let Some(sigma) = sigma {
         let taper: Vec<f32> = (0..w)
-            .map(|i| {
+            .map(|column| {
+                // Centred-layout column of this column (ifftshift moves DC from W/2 to 0).
+                let i = if fft.centred { column } else { (column + w / 2) % w };
                 let x = if w > 1 { -1.0 + 2.0 * i as f64 / (w - 1) as f64 } else { 0.0 };
                 (-(x / sigma).powi(2)).exp() as f32
             })

@@ -165,10 +165,34 @@ impl MaskConfig {
         Ok(())
     }
 
-    /// Draws a `[H, W]` mask from `seed`. Panics on invalid parameters (call [`MaskConfig::validate`]
-    /// on user input first).
+    /// Checks that the parameters can be met on `[H, W]` k-space once the centre block is rounded to
+    /// whole columns (fastMRI rounds `W·center_fraction`): the column masks need
+    /// `n_low < W/R`, so that columns outside the centre remain to be sampled.
+    pub fn validate_for(&self, [h, w]: [usize; 2]) -> Result<(), String> {
+        self.validate()?;
+        if h == 0 || w == 0 {
+            return Err(format!("k-space of {h}x{w} is empty"));
+        }
+        if let MaskConfig::Random { acceleration, center_fraction }
+        | MaskConfig::EquispacedFraction { acceleration, center_fraction } = *self
+        {
+            let n_low = centre_width(w, center_fraction);
+            if n_low as f64 * acceleration >= w as f64 {
+                return Err(format!(
+                    "center_fraction {center_fraction} gives {n_low} centre columns of {w} after rounding, \
+                     which leaves nothing to sample at acceleration {acceleration} (needs fewer than {:.1}); \
+                     lower center_fraction or acceleration",
+                    w as f64 / acceleration
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Draws a `[H, W]` mask from `seed`. Panics on invalid parameters (call
+    /// [`MaskConfig::validate_for`] on user input first).
     pub fn generate(&self, shape: [usize; 2], seed: u64) -> SamplingMask {
-        if let Err(e) = self.validate() {
+        if let Err(e) = self.validate_for(shape) {
             panic!("invalid mask: {e}");
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -210,9 +234,14 @@ impl MaskConfig {
     }
 }
 
+/// Columns of the fastMRI centre block: `round(W·cf)` (ties to even, as NumPy).
+fn centre_width(w: usize, center_fraction: f64) -> usize {
+    ((w as f64 * center_fraction).round_ties_even() as usize).min(w)
+}
+
 /// fastMRI centre block: `n_low = round(W·cf)` columns starting at `(W − n_low + 1) / 2`.
 fn centre_columns(w: usize, center_fraction: f64) -> Vec<bool> {
-    let n_low = (w as f64 * center_fraction).round_ties_even() as usize;
+    let n_low = centre_width(w, center_fraction);
     let pad = (w - n_low).div_ceil(2);
     (0..w).map(|c| (pad..pad + n_low).contains(&c)).collect()
 }

@@ -2,9 +2,10 @@
 //!
 //! A checkpoint is a folder `<out>/checkpoint/` with `model.bpk` (Burn's burnpack record),
 //! `optimizer.bpk` and `state.json`. It is first written in full to `checkpoint.tmp/`, then swapped in
-//! with renames (`checkpoint` → `checkpoint.old`, `checkpoint.tmp` → `checkpoint`, remove the old), so
-//! a kill at any moment leaves a complete checkpoint on disk (`checkpoint.old` is used if the kill
-//! fell between the two renames). Single files (best model, metrics) use temp file + rename.
+//! with renames (`checkpoint` → `checkpoint.old`, `checkpoint.tmp` → `checkpoint`, remove the old), each
+//! followed by an fsync of the folder, so a kill at any moment leaves a complete checkpoint on disk
+//! (`checkpoint.old` is used if the kill fell between the two renames). Single files (best model,
+//! metrics) use temp file + fsync + rename + fsync of the folder.
 
 use std::path::{Path, PathBuf};
 
@@ -41,7 +42,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::File::open(folder)?.sync_all()
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
@@ -93,13 +96,23 @@ pub fn save<M: Module>(
     write_atomic(&tmp.join("optimizer.bpk"), &optim[..])?;
     let json = serde_json::to_vec_pretty(state).expect("loop state serialises");
     write_atomic(&tmp.join("state.json"), &json)?;
-    let _ = std::fs::remove_dir_all(&old);
+    sync_dir(&tmp)?;
+    // At every moment `checkpoint` or `checkpoint.old` is complete: `old` is only removed while
+    // `checkpoint` exists (it is the only checkpoint after a resume from `checkpoint.old`).
     if dir.exists() {
+        let _ = std::fs::remove_dir_all(&old);
         std::fs::rename(&dir, &old).map_err(|e| TrainError::file(&dir, e))?;
+        sync_dir(out)?;
     }
     std::fs::rename(&tmp, &dir).map_err(|e| TrainError::file(&dir, e))?;
+    sync_dir(out)?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
+}
+
+/// fsyncs a folder, so the renames inside it survive a power loss.
+fn sync_dir(dir: &Path) -> Result<(), TrainError> {
+    std::fs::File::open(dir).and_then(|f| f.sync_all()).map_err(|e| TrainError::file(dir, format!("cannot sync: {e}")))
 }
 
 /// The newest complete checkpoint folder of `out`, if any.

@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use unroll_data::DataConfig;
+use unroll_data::{DataConfig, ProblemConfig, SourceConfig};
 use unroll_models::ModelConfig;
 
 use crate::error::TrainError;
-use crate::losses::LossConfig;
+use crate::losses::{LossConfig, LossTerm};
+use crate::metrics::SSIM_WINDOW;
 
 /// A whole experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,6 +39,9 @@ pub struct ExperimentConfig {
     pub schedule: ScheduleConfig,
     /// Loop length, batch size, checkpoints, validation, early stopping.
     pub train: TrainConfig,
+    /// The file it was read from (named in errors; not part of the experiment).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 fn default_seed() -> u64 {
@@ -232,6 +236,7 @@ impl ExperimentConfig {
             let merged = toml::to_string(&table).map_err(|e| error(e.to_string()))?;
             toml::from_str(&merged).map_err(|e| error(format!("after applying --set overrides: {e}")))?
         };
+        config.file = Some(path.to_path_buf());
         config.validate().map_err(error)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         config.data.source = config.data.source.clone().resolved(&base);
@@ -261,6 +266,20 @@ impl ExperimentConfig {
         if let Decay::Step { every: 0, .. } = self.schedule.decay {
             return Err("schedule.decay.every must be at least 1".into());
         }
+        if let (SourceConfig::ImageFolder { grayscale: false, .. }, ProblemConfig::MulticoilMri { .. }) =
+            (&self.data.source, &self.data.problem)
+        {
+            return Err(
+                "data.source.grayscale = false gives colour images, but multicoil_mri takes single-channel images"
+                    .into(),
+            );
+        }
+        if let Some([h, w]) = self.data.crop {
+            if h == 0 || w == 0 {
+                return Err(format!("data.crop must be at least 1x1, got {h}x{w}"));
+            }
+            self.validate_shape([1, h, w])?;
+        }
         if self.train.epochs == 0
             || self.train.batch_size == 0
             || self.train.validate_every == 0
@@ -271,6 +290,40 @@ impl ExperimentConfig {
             );
         }
         Ok(())
+    }
+
+    /// Checks that need the image shape `[C, H, W]` the model will see (the crop, or the images'
+    /// size): the operator's parameters, the SSIM window of the metrics and the loss, the scales of
+    /// a multiscale loss. The message names the key.
+    pub fn validate_shape(&self, [c, h, w]: [usize; 3]) -> Result<(), String> {
+        let key = if self.data.crop.is_some() { "data.crop" } else { "data.source" };
+        if h < SSIM_WINDOW || w < SSIM_WINDOW {
+            return Err(format!(
+                "{key}: images of {h}x{w} are smaller than the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window \
+                 (validation metrics need at least {SSIM_WINDOW}x{SSIM_WINDOW})"
+            ));
+        }
+        for (i, term) in self.loss.terms.iter().enumerate() {
+            if let LossTerm::MultiscaleL1 { scales } = term.term
+                && (1usize << (scales - 1).min(63)) > h.min(w)
+            {
+                return Err(format!(
+                    "loss.terms[{i}].scales: {scales} scales halve {h}x{w} images below one pixel \
+                     (at most {} scales)",
+                    h.min(w).ilog2() + 1
+                ));
+            }
+        }
+        self.data.problem.validate_for([c, h, w])
+    }
+
+    /// A configuration error about this experiment (naming its file when it was read from one).
+    pub fn error(&self, message: impl Into<String>) -> TrainError {
+        let message = message.into();
+        match &self.file {
+            Some(file) => TrainError::Config { file: file.clone(), message },
+            None => TrainError::Usage(message),
+        }
     }
 
     /// The experiment name.

@@ -17,7 +17,7 @@ use unroll_physics::{LinearOperator, Signal};
 
 use crate::error::TrainError;
 use crate::metrics::{Metrics, volume_metrics};
-use crate::trainer::forward;
+use crate::trainer::{MIN_SCALE, forward};
 
 /// Host copies of one item's images, `[C, H, W]` row-major.
 #[derive(Clone, Debug)]
@@ -152,8 +152,10 @@ fn panel(images: &ItemImages) -> image::GrayImage {
     })
 }
 
-/// Reconstructs measurements `y` of `op` (no target needed), in the measurement's units.
+/// Reconstructs measurements `y` of `op` (no target needed), in the measurement's units. A sample
+/// whose `Aᴴy` is zero everywhere has nothing to reconstruct: its output is defined as zero.
 pub fn reconstruct<Op: LinearOperator>(model: &Model, op: &Op, y: Op::Range) -> Op::Domain {
     let (mut iterates, scale) = forward(model, op, y);
-    iterates.pop().expect("at least one iterate").mul_per_sample(scale)
+    let empty = scale.clone().lower_equal_elem(MIN_SCALE);
+    iterates.pop().expect("at least one iterate").mul_per_sample(scale.mask_fill(empty, 0.0))
 }

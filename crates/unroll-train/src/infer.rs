@@ -14,7 +14,7 @@ use burn::prelude::*;
 use npyz::WriterBuilder;
 use unroll_data::{ProblemConfig, gaussian_psf, readers};
 use unroll_physics::coils::estimate_maps_from_acs;
-use unroll_physics::{Blur, Complex, Identity, MultiCoilMri, Signal};
+use unroll_physics::{Blur, BlurBoundary, Complex, Identity, MultiCoilMri, Signal};
 
 use crate::error::TrainError;
 use crate::evaluate::reconstruct;
@@ -52,6 +52,7 @@ pub fn infer(package: &Package, options: &InferOptions, device: &Device) -> Resu
                     &volume.kspace_re[s * plane..(s + 1) * plane],
                     &volume.kspace_im[s * plane..(s + 1) * plane],
                     [coils, h, w],
+                    fft.centred,
                 );
                 let mask_t = Tensor::<4>::from_data(TensorData::new(mask, [1, 1, 1, w]), device);
                 let acs_t = Tensor::<4>::from_data(TensorData::new(acs, [1, 1, 1, w]), device);
@@ -66,20 +67,29 @@ pub fn infer(package: &Package, options: &InferOptions, device: &Device) -> Resu
             (out, [h, w])
         }
         ProblemConfig::Denoising { .. } | ProblemConfig::Blur { .. } => {
-            let image = read_measurement(input)?;
+            let image = read_measurement(input, package.metadata.image_shape[0])?;
             let (c, h, w) = (image.channels, image.height, image.width);
             let y = Tensor::<4>::from_data(TensorData::new(image.data, [1, c, h, w]), device);
             let recon = match &package.metadata.problem {
-                ProblemConfig::Blur { sigma, kernel_size, boundary, .. } => {
+                ProblemConfig::Blur { sigma, kernel_size: k, boundary, .. } => {
                     let s = options.psf_sigma.unwrap_or((sigma[0] + sigma[1]) / 2.0);
-                    let psf = Tensor::from_data(
-                        TensorData::new(gaussian_psf(*kernel_size, s), [1, 1, *kernel_size, *kernel_size]),
-                        device,
-                    );
-                    reconstruct(&package.model, &Blur::new(psf, [h, w], *boundary), y)
+                    let psf = Tensor::from_data(TensorData::new(gaussian_psf(*k, s), [1, 1, *k, *k]), device);
+                    // A `valid` blur's measurement is smaller than the image by the kernel's margin.
+                    let image = match boundary {
+                        BlurBoundary::Valid => [h + k - 1, w + k - 1],
+                        _ if *k > h.min(w) => {
+                            return Err(TrainError::file(
+                                input,
+                                format!("{h}x{w} is smaller than the package's {k}x{k} blur kernel"),
+                            ));
+                        }
+                        _ => [h, w],
+                    };
+                    reconstruct(&package.model, &Blur::new(psf, image, *boundary), y)
                 }
                 _ => reconstruct(&package.model, &Identity, y),
             };
+            let [_, _, h, w] = recon.dims();
             (vec![host(recon.narrow(1, 0, 1))], [h, w])
         }
         other => {
@@ -88,6 +98,14 @@ pub fn infer(package: &Package, options: &InferOptions, device: &Device) -> Resu
             )));
         }
     };
+    if let Some((slice, index)) =
+        images.iter().enumerate().find_map(|(s, image)| image.iter().position(|v| !v.is_finite()).map(|i| (s, i)))
+    {
+        return Err(TrainError::file(
+            input,
+            format!("the reconstruction of slice {slice} is not finite at pixel {index}; nothing was written"),
+        ));
+    }
     write_outputs(&options.out_dir, &images, [h, w])?;
     Ok(images)
 }
@@ -96,37 +114,69 @@ fn host(t: Tensor<4>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
 }
 
-/// A measurement image: PNG/JPEG (grey) or a 2D NPY array.
-fn read_measurement(path: &Path) -> Result<readers::Image, TrainError> {
+/// A measurement image with the package's `channels`: PNG/JPEG or a 2D NPY array (one channel).
+/// A colour image for a grey package (or the reverse) is an error, not a silent conversion.
+fn read_measurement(path: &Path, channels: usize) -> Result<readers::Image, TrainError> {
     let name = path.to_string_lossy().to_lowercase();
-    if name.ends_with(".npy") {
+    let image = if name.ends_with(".npy") {
         let array = readers::read_npy(path)?;
         match array.shape[..] {
-            [h, w] => Ok(readers::Image { channels: 1, height: h, width: w, data: array.data }),
-            _ => Err(TrainError::file(path, format!("expected a 2D array, got shape {:?}", array.shape))),
+            [h, w] => readers::Image { channels: 1, height: h, width: w, data: array.data },
+            _ => return Err(TrainError::file(path, format!("expected a 2D array, got shape {:?}", array.shape))),
         }
     } else {
-        Ok(readers::read_image(path, true)?)
+        let colour = image::ImageReader::open(path)
+            .and_then(|r| r.with_guessed_format())
+            .map_err(|e| TrainError::file(path, e))?
+            .into_decoder()
+            .map_err(|e| TrainError::file(path, e))?
+            .color_type()
+            .has_color();
+        if colour && channels == 1 {
+            return Err(TrainError::file(
+                path,
+                "is a colour image, but the package takes grey images; convert it to greyscale first",
+            ));
+        }
+        readers::read_image(path, channels == 1)?
+    };
+    if image.channels != channels {
+        return Err(TrainError::file(
+            path,
+            format!("has {} channel(s), but the package takes {channels}", image.channels),
+        ));
     }
+    Ok(image)
 }
 
 /// Sampled columns (any non-zero value in the column, over coils and rows) and the ACS block: the
-/// contiguous run of sampled columns around the centre `W/2`.
-fn mask_from_kspace(re: &[f32], im: &[f32], [coils, h, w]: [usize; 3]) -> (Vec<f32>, Vec<f32>) {
+/// contiguous run of sampled columns around the DC column, `W/2` for a centred FFT, 0 otherwise
+/// (where the run wraps around from the last column to the first).
+fn mask_from_kspace(re: &[f32], im: &[f32], [coils, h, w]: [usize; 3], centred: bool) -> (Vec<f32>, Vec<f32>) {
     let sampled: Vec<bool> =
         (0..w).map(|col| (0..coils * h).any(|row| re[row * w + col] != 0.0 || im[row * w + col] != 0.0)).collect();
-    let centre = w / 2;
+    let dc = if centred { w / 2 } else { 0 };
     let mut acs = vec![0f32; w];
-    if sampled[centre] {
-        let mut lo = centre;
-        while lo > 0 && sampled[lo - 1] {
-            lo -= 1;
+    if sampled[dc] {
+        // Walk outwards from DC while the columns are sampled (modulo W when uncentred).
+        let neighbour = |column: usize, step: isize| {
+            let next = column as isize + step;
+            match centred {
+                true => (0..w as isize).contains(&next).then_some(next as usize),
+                false => Some(next.rem_euclid(w as isize) as usize),
+            }
+        };
+        acs[dc] = 1.0;
+        for step in [1, -1] {
+            let mut column = dc;
+            while let Some(next) = neighbour(column, step)
+                && sampled[next]
+                && acs[next] == 0.0
+            {
+                acs[next] = 1.0;
+                column = next;
+            }
         }
-        let mut hi = centre;
-        while hi + 1 < w && sampled[hi + 1] {
-            hi += 1;
-        }
-        acs[lo..=hi].iter_mut().for_each(|v| *v = 1.0);
     }
     (sampled.iter().map(|&s| f32::from(u8::from(s))).collect(), acs)
 }

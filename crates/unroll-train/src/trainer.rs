@@ -92,13 +92,14 @@ pub struct TrainSummary {
 
 /// Trains the experiment (see the module docs); prints progress and a summary.
 pub fn train(config: &ExperimentConfig, options: &TrainOptions) -> Result<TrainSummary, TrainError> {
+    if options.resume {
+        check_resume_matches(config, &options.out_dir)?;
+    }
     let images = Arc::new(config.data.source.load()?);
-    let split = |which| {
-        config.data.dataset(images.clone(), which, config.seed).map_err(|m| TrainError::Usage(format!("data: {m}")))
-    };
+    let split = |which| config.data.dataset(images.clone(), which, config.seed).map_err(|m| config.error(m));
     let (train_set, val_set) = (split(Split::Train)?, split(Split::Val)?);
     if train_set.is_empty() || val_set.is_empty() {
-        return Err(TrainError::Usage(format!(
+        return Err(config.error(format!(
             "data.split: {} training and {} validation images from {}; both need at least one",
             train_set.len(),
             val_set.len(),
@@ -106,7 +107,42 @@ pub fn train(config: &ExperimentConfig, options: &TrainOptions) -> Result<TrainS
         )));
     }
     let shape = train_set.item_shape().expect("non-empty split");
+    config.validate_shape(shape).map_err(|m| config.error(m))?;
     config.data.problem.visit(shape, TrainVisitor { config, options, train_set, val_set })
+}
+
+/// `--resume` continues the run only with the data, split, seed, batching and model it started
+/// with; anything else would silently mix two experiments. Optimiser, schedule and loop length may
+/// change. Refuses with the keys that differ.
+fn check_resume_matches(config: &ExperimentConfig, out: &Path) -> Result<(), TrainError> {
+    let stored_path = out.join("config.toml");
+    if !stored_path.exists() {
+        return Ok(());
+    }
+    let stored = ExperimentConfig::load(&stored_path, &[])?;
+    let (a, b) = (&stored, config);
+    let checks: [(&str, bool); 9] = [
+        ("seed", a.seed == b.seed),
+        ("data.source", a.data.source == b.data.source),
+        ("data.problem", a.data.problem == b.data.problem),
+        ("data.split", a.data.split == b.data.split),
+        ("data.crop", a.data.crop == b.data.crop),
+        ("data.augment", a.data.augment == b.data.augment),
+        ("model", a.model == b.model),
+        ("train.batch_size", a.train.batch_size == b.train.batch_size),
+        ("train.devices", a.train.devices == b.train.devices),
+    ];
+    let changed: Vec<&str> = checks.iter().filter(|(_, same)| !same).map(|(key, _)| *key).collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(config.error(format!(
+        "--resume: {} differ{} from the run in {} (its config.toml); resume with the same values, \
+         or start a new run with another --out",
+        changed.join(", "),
+        if changed.len() == 1 { "s" } else { "" },
+        out.display()
+    )))
 }
 
 struct TrainVisitor<'a> {
@@ -145,6 +181,9 @@ pub fn per_sample_max(x: Tensor<4>) -> Tensor<1> {
     x.reshape([n as i64, -1]).max_dim(1).reshape([n])
 }
 
+/// The smallest normalisation scale `max |Aᴴy|`; below it a measurement counts as empty.
+pub const MIN_SCALE: f64 = 1e-8;
+
 /// Runs the model on a batch with the normalisation convention of the module docs. Returns the
 /// iterates in normalised units and the per-sample scale `s`.
 pub fn forward<Op: LinearOperator, M: Reconstructor<Op>>(
@@ -152,7 +191,7 @@ pub fn forward<Op: LinearOperator, M: Reconstructor<Op>>(
     op: &Op,
     y: Op::Range,
 ) -> (Vec<Op::Domain>, Tensor<1>) {
-    let scale = per_sample_max(op.adjoint(y.clone()).image()).detach().clamp_min(1e-8);
+    let scale = per_sample_max(op.adjoint(y.clone()).image()).detach().clamp_min(MIN_SCALE);
     let y = y.mul_per_sample(scale.clone().recip());
     (model.reconstruct(op, y), scale)
 }

@@ -3,7 +3,7 @@
 
 Writes, next to this script:
 * `smooth_{target,pred}.npy` (32x32), `nonsquare_{target,pred}.npy` (40 rows x 28 columns),
-  `camera_{target,pred}.npy` (48x48 crop of ../../../../../shared/data/images/camera.png): float32,
+  `camera_{target,pred}.npy` (48x48 crop of images/camera.png of the project's shared data): float32,
   C order, deterministic (numpy PCG64 seeded);
 * `metric_references.json`: per pair, PSNR and SSIM with `data_range = target.max()` and NMSE, as
   fastMRI's evaluate.py computes them for a one-slice volume; and the fastMRI volume metrics of the
