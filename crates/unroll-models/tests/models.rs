@@ -1,6 +1,6 @@
 //! Model shapes, iterates, gradient flow and the residual start of the unrolled network.
 
-use burn::module::Module;
+use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use unroll_models::{ModelConfig, Reconstructor, UnetConfig, UnrolledPgdConfig};
@@ -33,18 +33,36 @@ fn unrolled_pgd_returns_every_iterate_and_starts_as_a_gradient_step() {
     assert!(diff < 1e-10, "first iterate differs from a plain gradient step by {diff}");
 }
 
+/// Every parameter tensor gets a non-zero gradient. At initialisation the residual CNNs' last
+/// convolutions are zero, which blocks the gradient of every layer before them, so the check is made
+/// after one Adam step (which moves every parameter that had a gradient, the last convolutions
+/// included), on a fresh backward pass.
 #[test]
 fn gradients_reach_every_parameter() {
+    use burn::optim::AdamConfig;
     let device = Device::flex().autodiff();
     let (op, y) = mri(&device);
+    let target = op.adjoint(y.clone()).image().detach();
     for config in [
-        ModelConfig::UnrolledPgd(UnrolledPgdConfig { iterations: 2, features: 4, layers: 2, ..Default::default() }),
+        ModelConfig::UnrolledPgd(UnrolledPgdConfig { iterations: 2, features: 4, layers: 3, ..Default::default() }),
         ModelConfig::Unet(UnetConfig { chans: 4, pools: 2, dropout: 0.0 }),
     ] {
+        let loss = |model: &unroll_models::Model| {
+            let error = model.reconstruct_final(&op, y.clone()).image() - target.clone() * 0.9;
+            (error.clone() * error).mean()
+        };
         let model = config.init(2, &device);
-        let out = model.reconstruct_final(&op, y.clone()).image();
-        let grads = GradientsParams::from_grads(out.sum().backward(), &model);
-        assert_eq!(grads.len(), model.num_params_tensors(), "{config:?}: some parameters got no gradient");
+        let grads = GradientsParams::from_grads(loss(&model).backward(), &model);
+        let mut optim = AdamConfig::new().init();
+        let model = optim.step(1e-2, model, grads);
+        let grads = GradientsParams::from_grads(loss(&model).backward(), &model);
+        let params = model.params_with_paths();
+        assert_eq!(params.len(), model.num_params_tensors());
+        for (path, id) in params {
+            let largest = gradient_max_abs(&model, &grads, id)
+                .unwrap_or_else(|| panic!("{config:?}: {path} ({id}) got no gradient"));
+            assert!(largest > 0.0, "{config:?}: the gradient of {path} ({id}) is zero after one optimiser step");
+        }
     }
 }
 
@@ -84,4 +102,52 @@ impl<M: Module> CountTensors for M {
         self.visit(&mut counter);
         counter.0
     }
+}
+
+/// Every float parameter of a module as (path, id), e.g. `UnrolledPgd.denoisers.0.layers.2.weight`.
+trait ParamsWithPaths {
+    fn params_with_paths(&self) -> Vec<(String, ParamId)>;
+}
+
+impl<M: Module> ParamsWithPaths for M {
+    fn params_with_paths(&self) -> Vec<(String, ParamId)> {
+        #[derive(Default)]
+        struct Collector {
+            path: Vec<String>,
+            params: Vec<(String, ParamId)>,
+        }
+        impl burn::module::ModuleVisitor for Collector {
+            fn enter_module(&mut self, name: &str, _: &str) {
+                self.path.push(name.to_string());
+            }
+            fn exit_module(&mut self, _: &str, _: &str) {
+                self.path.pop();
+            }
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+                self.params.push((self.path.join("."), param.id));
+            }
+        }
+        let mut collector = Collector::default();
+        self.visit(&mut collector);
+        collector.params
+    }
+}
+
+/// `max |g|` of the gradient registered for parameter `id` (of any rank), if there is one.
+fn gradient_max_abs<M: Module>(model: &M, grads: &GradientsParams, id: ParamId) -> Option<f64> {
+    struct Finder<'a> {
+        id: ParamId,
+        grads: &'a GradientsParams,
+        found: Option<f64>,
+    }
+    impl burn::module::ModuleVisitor for Finder<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            if param.id == self.id {
+                self.found = self.grads.get::<D>(self.id).map(|g| g.abs().max().into_scalar::<f64>());
+            }
+        }
+    }
+    let mut finder = Finder { id, grads, found: None };
+    model.visit(&mut finder);
+    finder.found
 }

@@ -67,12 +67,29 @@ fn schedules_warm_up_and_decay() {
 
 #[test]
 fn checkpoints_are_atomic_and_round_trip() {
+    use burn::optim::{GradientsParams, ModuleOptimizer};
+    use unroll_models::{Model, Reconstructor};
+    use unroll_physics::{Identity, Signal};
+
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
     let config = parse(EXPERIMENT, &[]).unwrap();
     let device = Device::flex();
-    let model = config.model.init(1, &device);
-    let optim = optimizer(&config);
+    // A denoising batch, and a training step on the MSE of the reconstruction (autodiff device).
+    let adevice = device.clone().autodiff();
+    let target = Tensor::<4>::zeros([2, 1, 8, 8], &adevice).randn_like(1);
+    let noisy = target.clone() + target.randn_like(2) * 0.1;
+    let train_step = |model: Model, optim: &mut ModuleOptimizer| {
+        let error = model.reconstruct_final(&Identity, noisy.clone()) - target.clone();
+        let grads = GradientsParams::from_grads((error.clone() * error).mean().backward(), &model);
+        optim.step(1e-3, model, grads)
+    };
+    // Two steps before saving, so the optimiser holds non-trivial moments and a step count.
+    let mut model = config.model.init(1, &adevice);
+    let mut optim = optimizer(&config);
+    for _ in 0..2 {
+        model = train_step(model, &mut optim);
+    }
     let state = LoopState { step: 5, epoch: 1, batch_in_epoch: 2, ..Default::default() };
     checkpoint::save(out, &model, &optim, &state).unwrap();
     // No temporary files are left behind.
@@ -83,10 +100,17 @@ fn checkpoints_are_atomic_and_round_trip() {
     std::fs::create_dir_all(out.join("checkpoint.tmp")).unwrap();
     std::fs::write(out.join("checkpoint.tmp/model.bpk"), b"partial").unwrap();
     let dir_found = checkpoint::find(out).unwrap();
-    let (loaded, _, loaded_state) =
-        checkpoint::load(&dir_found, config.model.init(1, &device), optimizer(&config)).unwrap();
+    let (loaded, mut loaded_optim, loaded_state) =
+        checkpoint::load(&dir_found, config.model.init(1, &adevice), optimizer(&config)).unwrap();
     assert_eq!(loaded_state, state);
     assert_eq!(checkpoint::model_bytes(&loaded).unwrap(), checkpoint::model_bytes(&model).unwrap());
+    // The resumed pair takes the same next step as the original, bit for bit, and that step is not
+    // the one a fresh optimiser takes (so the optimiser state really was restored).
+    let fresh_step = checkpoint::model_bytes(&train_step(loaded.clone(), &mut optimizer(&config))).unwrap();
+    let resumed_step = checkpoint::model_bytes(&train_step(loaded, &mut loaded_optim)).unwrap();
+    let original_step = checkpoint::model_bytes(&train_step(model.clone(), &mut optim)).unwrap();
+    assert!(resumed_step == original_step, "the resumed optimiser's step differs from the original's");
+    assert!(fresh_step != original_step, "a fresh optimiser takes the same step: the test shows nothing");
     // A crash between the two renames leaves only checkpoint.old, which is still found.
     std::fs::rename(out.join("checkpoint"), out.join("checkpoint.old")).unwrap();
     assert_eq!(checkpoint::find(out).unwrap(), out.join("checkpoint.old"));

@@ -21,12 +21,10 @@ pub fn wgpu_enabled() -> bool {
     std::env::var("UNROLL_TEST_WGPU").is_ok_and(|v| v == "1")
 }
 
-/// `../shared/testvectors` from the repository root (override with `UNROLL_TESTVECTORS`).
+/// `tests/data/testvectors` of this crate: float64 references made by NumPy/deepinv, copied from the
+/// project's shared test vectors (provenance in that folder's `README.md`).
 pub fn testvectors_dir() -> PathBuf {
-    match std::env::var_os("UNROLL_TESTVECTORS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testvectors"),
-    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/testvectors")
 }
 
 /// Loads a float64 `.npy` test vector: `(shape, values)`.

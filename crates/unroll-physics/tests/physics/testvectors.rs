@@ -1,5 +1,5 @@
-//! Outputs compared with the float64 references of `../shared/testvectors` (NumPy/deepinv), at
-//! float32 tolerance, on every device.
+//! Outputs compared with the float64 references of `tests/data/testvectors` (made by NumPy/deepinv,
+//! copied from the project's shared test vectors), at float32 tolerance, on every device.
 
 use burn::prelude::*;
 use unroll_physics::{Blur, BlurBoundary, Fft2, FftDirection, FftEngine, FftNorm, LinearOperator, MultiCoilMri, Radon};
