@@ -16,6 +16,8 @@ use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
+use crate::evaluate::EvalSummary;
+use crate::files::{read, sync_dir, write_atomic};
 
 /// Where the loop is, and what it has seen so far.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -31,29 +33,22 @@ pub struct LoopState {
     /// Validations since the best one.
     pub since_best: usize,
     /// Per-validation history.
-    pub history: Vec<crate::trainer::EpochRecord>,
+    pub history: Vec<EpochRecord>,
 }
 
-/// Writes `bytes` to `path` atomically (temp file in the same folder, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::File::open(folder)?.sync_all()
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        TrainError::file(path, format!("cannot write: {e}"))
-    })
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, TrainError> {
-    std::fs::read(path).map_err(|e| TrainError::file(path, format!("cannot read: {e}")))
+/// What one validation recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch number (1-based).
+    pub epoch: usize,
+    /// Steps done.
+    pub step: usize,
+    /// Mean training loss over the epoch.
+    pub train_loss: f64,
+    /// Validation metrics.
+    pub val: EvalSummary,
+    /// Learning rate at the end of the epoch.
+    pub lr: f64,
 }
 
 /// The model's weights as burnpack bytes.
@@ -108,11 +103,6 @@ pub fn save<M: Module>(
     sync_dir(out)?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
-}
-
-/// fsyncs a folder, so the renames inside it survive a power loss.
-fn sync_dir(dir: &Path) -> Result<(), TrainError> {
-    std::fs::File::open(dir).and_then(|f| f.sync_all()).map_err(|e| TrainError::file(dir, format!("cannot sync: {e}")))
 }
 
 /// The newest complete checkpoint folder of `out`, if any.

@@ -17,7 +17,7 @@ use unroll_physics::{LinearOperator, Signal};
 
 use crate::error::TrainError;
 use crate::metrics::{Metrics, volume_metrics};
-use crate::trainer::{MIN_SCALE, forward};
+use crate::normalise::{MIN_SCALE, forward};
 
 /// Host copies of one item's images, `[C, H, W]` row-major.
 #[derive(Clone, Debug)]
@@ -121,7 +121,7 @@ pub fn write_report(out: &Path, results: &[ItemResult], label: &str) -> Result<E
     let items: Vec<serde_json::Value> =
         results.iter().map(|r| serde_json::json!({ "index": r.index, "recon": r.recon, "input": r.input })).collect();
     let json = serde_json::json!({ "label": label, "mean": summary, "items": items });
-    crate::checkpoint::write_atomic(&out.join("metrics.json"), &serde_json::to_vec_pretty(&json).expect("json"))?;
+    crate::files::write_atomic(&out.join("metrics.json"), &serde_json::to_vec_pretty(&json).expect("json"))?;
     let mut csv = String::from("index,psnr,ssim,nmse,input_psnr,input_ssim,input_nmse\n");
     for r in results {
         csv += &format!(
@@ -129,7 +129,7 @@ pub fn write_report(out: &Path, results: &[ItemResult], label: &str) -> Result<E
             r.index, r.recon.psnr, r.recon.ssim, r.recon.nmse, r.input.psnr, r.input.ssim, r.input.nmse
         );
     }
-    crate::checkpoint::write_atomic(&out.join("metrics.csv"), csv.as_bytes())?;
+    crate::files::write_atomic(&out.join("metrics.csv"), csv.as_bytes())?;
     for r in results {
         if let Some(images) = &r.images {
             let path = out.join(format!("panel_{:04}.png", r.index));

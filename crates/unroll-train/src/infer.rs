@@ -196,7 +196,7 @@ fn write_outputs(out: &Path, images: &[Vec<f32>], [h, w]: [usize; 2]) -> Result<
         writer.extend(images.iter().flatten().copied()).map_err(|e| TrainError::file(&npy, e))?;
         writer.finish().map_err(|e| TrainError::file(&npy, e))?;
     }
-    crate::checkpoint::write_atomic(&npy, &bytes)?;
+    crate::files::write_atomic(&npy, &bytes)?;
     for (i, image) in images.iter().enumerate() {
         let max = image.iter().fold(1e-12f32, |m, &v| m.max(v));
         let png = image::GrayImage::from_fn(w as u32, h as u32, |x, y| {

@@ -1,14 +1,19 @@
 //! `unroll-train`: experiment configs, losses, metrics, the training loop with atomic checkpoints,
 //! evaluation reports, model packages and inference.
+//!
+//! Modules depend downward only, in this order: `error`, `metrics`, `losses`, `config`, `files`,
+//! `normalise`, `evaluate`, `checkpoint`, `trainer`, `package`, `infer`, `commands`.
 
 pub mod checkpoint;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod evaluate;
+pub mod files;
 pub mod infer;
 pub mod losses;
 pub mod metrics;
+pub mod normalise;
 pub mod package;
 pub mod trainer;
 

@@ -13,6 +13,7 @@ use unroll_models::Model;
 use crate::checkpoint;
 use crate::config::ExperimentConfig;
 use crate::error::TrainError;
+use crate::files;
 use crate::trainer::{ModelShape, TrainSummary};
 
 /// What a package says about itself.
@@ -110,8 +111,8 @@ pub fn export(run: &RunFolder, out: &Path) -> Result<Metadata, TrainError> {
         training: run.summary.clone(),
     };
     let config = toml::to_string_pretty(&run.config).expect("config serialises");
-    checkpoint::write_atomic(&out.join("config.toml"), config.as_bytes())?;
-    checkpoint::write_atomic(&out.join("metadata.json"), &serde_json::to_vec_pretty(&metadata).expect("json"))?;
+    files::write_atomic(&out.join("config.toml"), config.as_bytes())?;
+    files::write_atomic(&out.join("metadata.json"), &serde_json::to_vec_pretty(&metadata).expect("json"))?;
     Ok(metadata)
 }
 

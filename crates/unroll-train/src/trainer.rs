@@ -6,9 +6,7 @@
 //! simulated measurements, and a clean stop with a message on NaN/Inf, none of which the Learner's
 //! per-epoch checkpointers provide.
 //!
-//! Normalisation: each measurement is divided by `s = max |Aᴴy|` (per sample) before the model sees
-//! it; the model therefore reconstructs `x / s`, the loss compares with `target / s`, and outputs are
-//! multiplied by `s` again (evaluation, export and inference do the same).
+//! Normalisation: see [`crate::normalise`].
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -28,13 +26,15 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use unroll_data::{Simulation, SimulationBatcher, SimulationVisitor, Split, SplitDataset};
-use unroll_models::{Model, Reconstructor};
-use unroll_physics::{LinearOperator, Signal};
+use unroll_models::Model;
+use unroll_physics::Signal;
 
-use crate::checkpoint::{self, LoopState};
+use crate::checkpoint::{self, EpochRecord, LoopState};
 use crate::config::{ExperimentConfig, OptimizerKind};
 use crate::error::TrainError;
 use crate::evaluate::{self, EvalSummary};
+use crate::files;
+use crate::normalise::{forward, per_sample_max};
 
 /// What the network was built for: its input channels and the clean image shape `[C, H, W]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,21 +52,6 @@ pub struct TrainOptions {
     pub out_dir: PathBuf,
     /// Continue from the checkpoint in `out_dir`.
     pub resume: bool,
-}
-
-/// What one validation recorded.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// Epoch number (1-based).
-    pub epoch: usize,
-    /// Steps done.
-    pub step: usize,
-    /// Mean training loss over the epoch.
-    pub train_loss: f64,
-    /// Validation metrics.
-    pub val: EvalSummary,
-    /// Learning rate at the end of the epoch.
-    pub lr: f64,
 }
 
 /// The outcome of a training run.
@@ -175,27 +160,6 @@ pub fn optimizer(config: &ExperimentConfig) -> ModuleOptimizer {
     }
 }
 
-/// Per-sample maximum over all but the batch dimension: `[N, ..] → [N]`.
-pub fn per_sample_max(x: Tensor<4>) -> Tensor<1> {
-    let n = x.dims()[0];
-    x.reshape([n as i64, -1]).max_dim(1).reshape([n])
-}
-
-/// The smallest normalisation scale `max |Aᴴy|`; below it a measurement counts as empty.
-pub const MIN_SCALE: f64 = 1e-8;
-
-/// Runs the model on a batch with the normalisation convention of the module docs. Returns the
-/// iterates in normalised units and the per-sample scale `s`.
-pub fn forward<Op: LinearOperator, M: Reconstructor<Op>>(
-    model: &M,
-    op: &Op,
-    y: Op::Range,
-) -> (Vec<Op::Domain>, Tensor<1>) {
-    let scale = per_sample_max(op.adjoint(y.clone()).image()).detach().clamp_min(MIN_SCALE);
-    let y = y.mul_per_sample(scale.clone().recip());
-    (model.reconstruct(op, y), scale)
-}
-
 fn run<S: Simulation>(
     config: &ExperimentConfig,
     options: &TrainOptions,
@@ -227,9 +191,9 @@ fn run<S: Simulation>(
     }
     std::fs::create_dir_all(out).map_err(|e| TrainError::file(out, e))?;
     let config_text = toml::to_string_pretty(config).expect("config serialises");
-    checkpoint::write_atomic(&out.join("config.toml"), config_text.as_bytes())?;
+    files::write_atomic(&out.join("config.toml"), config_text.as_bytes())?;
     let shape = ModelShape { channels, image_shape: train_set.item_shape().expect("non-empty") };
-    checkpoint::write_atomic(&out.join("model.json"), &serde_json::to_vec_pretty(&shape).expect("json"))?;
+    files::write_atomic(&out.join("model.json"), &serde_json::to_vec_pretty(&shape).expect("json"))?;
 
     let batcher = SimulationBatcher { simulation };
     let per_step = tc.batch_size * devices.len();
@@ -355,7 +319,7 @@ fn run<S: Simulation>(
                 state.since_best = 0;
                 let best = out.join("best");
                 std::fs::create_dir_all(&best).map_err(|e| TrainError::file(&best, e))?;
-                checkpoint::write_atomic(&best.join("model.bpk"), &checkpoint::model_bytes(&model.valid())?)?;
+                files::write_atomic(&best.join("model.bpk"), &checkpoint::model_bytes(&model.valid())?)?;
             } else {
                 state.since_best += 1;
             }
@@ -382,7 +346,7 @@ fn run<S: Simulation>(
         out_dir: out.clone(),
     };
     let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
-    checkpoint::write_atomic(&out.join("summary.json"), &json)?;
+    files::write_atomic(&out.join("summary.json"), &json)?;
     print_summary(&summary);
     Ok(summary)
 }

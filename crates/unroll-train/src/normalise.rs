@@ -1,0 +1,29 @@
+//! The normalisation every model is trained and run under: each measurement is divided by
+//! `s = max |Aᴴy|` (per sample) before the model sees it; the model therefore reconstructs `x / s`,
+//! the loss compares with `target / s`, and outputs are multiplied by `s` again (evaluation, export
+//! and inference do the same).
+
+use burn::prelude::*;
+use unroll_models::Reconstructor;
+use unroll_physics::{LinearOperator, Signal};
+
+/// Per-sample maximum over all but the batch dimension: `[N, ..] → [N]`.
+pub fn per_sample_max(x: Tensor<4>) -> Tensor<1> {
+    let n = x.dims()[0];
+    x.reshape([n as i64, -1]).max_dim(1).reshape([n])
+}
+
+/// The smallest normalisation scale `max |Aᴴy|`; below it a measurement counts as empty.
+pub const MIN_SCALE: f64 = 1e-8;
+
+/// Runs the model on a batch with the normalisation convention of the module docs. Returns the
+/// iterates in normalised units and the per-sample scale `s`.
+pub fn forward<Op: LinearOperator, M: Reconstructor<Op>>(
+    model: &M,
+    op: &Op,
+    y: Op::Range,
+) -> (Vec<Op::Domain>, Tensor<1>) {
+    let scale = per_sample_max(op.adjoint(y.clone()).image()).detach().clamp_min(MIN_SCALE);
+    let y = y.mul_per_sample(scale.clone().recip());
+    (model.reconstruct(op, y), scale)
+}
