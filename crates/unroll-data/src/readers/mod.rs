@@ -1,7 +1,8 @@
 //! File readers: PNG/JPEG, NIfTI, NPY/NPZ, MNIST IDX and digit CSVs, fastMRI HDF5.
 //!
 //! Everything here is host-side (values as f32, no tensors). Every error names the file; bad
-//! input (missing, truncated or corrupt files, unsupported layouts) is an error, never a panic.
+//! input (missing, truncated or corrupt files, unsupported layouts, NaN or infinite values in
+//! NIfTI, NPY/NPZ and fastMRI data) is an error, never a panic.
 
 mod fastmri;
 mod image;
@@ -70,6 +71,67 @@ macro_rules! to_f32 {
 }
 
 to_f32!(u8, i8, u16, i16, u32, i32, i64, f32, f64);
+
+/// The order an array's values are stored in, to name a value by its index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MemoryOrder {
+    /// C order: the last index varies fastest.
+    RowMajor,
+    /// Fortran order: the first index varies fastest (NIfTI voxels).
+    ColumnMajor,
+}
+
+/// An error unless every value read from array `name` of `path` is finite: the first NaN or
+/// infinite one is named by its index in the array's own axes (`kspace[1, 2, 3, 4] is NaN`).
+///
+/// `shape` is the array's shape as stored and `values` its elements in storage `order`, the
+/// first at flat index `start` (non-zero when only part of the array was read). An element is
+/// one value (`N = 1`) or the real and imaginary parts of a complex value (`N = 2`, the message
+/// names the part).
+pub(crate) fn check_finite<const N: usize>(
+    path: &Path,
+    name: &str,
+    shape: &[usize],
+    order: MemoryOrder,
+    start: usize,
+    values: impl IntoIterator<Item = [f32; N]>,
+) -> Result<()> {
+    let bad = values.into_iter().enumerate().find_map(|(offset, parts)| {
+        let part = parts.iter().position(|v| !v.is_finite())?;
+        Some((start + offset, part, parts[part]))
+    });
+    let Some((mut flat, part, value)) = bad else {
+        return Ok(());
+    };
+    let mut index = vec![0; shape.len()];
+    let mut axes: Vec<usize> = (0..shape.len()).collect();
+    if order == MemoryOrder::RowMajor {
+        axes.reverse();
+    }
+    for axis in axes {
+        let n = shape[axis].max(1);
+        index[axis] = flat % n;
+        flat /= n;
+    }
+    let index = if index.is_empty() {
+        String::new()
+    } else {
+        format!("[{}]", index.iter().map(usize::to_string).collect::<Vec<_>>().join(", "))
+    };
+    let kind = if value.is_nan() {
+        "NaN"
+    } else if value > 0.0 {
+        "Inf"
+    } else {
+        "-Inf"
+    };
+    let part = match (N, part) {
+        (2, 0) => " (real part)",
+        (2, _) => " (imaginary part)",
+        _ => "",
+    };
+    Err(DataError::file(path, format!("{name}{index} is {kind}{part}")))
+}
 
 /// The file's bytes, gunzipped when it starts with the gzip magic.
 pub(crate) fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>> {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use nifti::{DataElement, InMemNiftiObject, InMemNiftiVolume, NiftiError, NiftiHeader, NiftiObject, NiftiType};
 
-use super::{Image, ToF32, open_maybe_gz};
+use super::{Image, MemoryOrder, ToF32, check_finite, open_maybe_gz};
 use crate::error::{DataError, Result};
 
 /// The volume's voxel grid `[nx, ny, nz]` (NIfTI `dim[1..=3]`; 1 for missing axes), read from the
@@ -21,7 +21,8 @@ pub fn nifti_dims(path: impl AsRef<Path>) -> Result<[usize; 3]> {
 ///
 /// Values are the stored intensities as f32, times `scl_slope` plus `scl_inter` when `scl_slope`
 /// is non-zero; they are *not* normalised. Datatypes: (u)int8, (u)int16, (u)int32, int64,
-/// float32, float64.
+/// float32, float64. A NaN or infinite value anywhere in the volume (after scaling) is an error
+/// naming its voxel (`voxel[i, j, k] is NaN`).
 ///
 /// Orientation (voxel axes; the qform/sform affine is not applied): the two remaining axes, lower
 /// first, give the columns (index increasing to the right) and the rows (index increasing *up*,
@@ -51,6 +52,7 @@ pub fn read_nifti_slices(path: impl AsRef<Path>, axis: usize, range: Option<Rang
     if slope != 0.0 && slope.is_finite() {
         voxels.iter_mut().for_each(|v| *v = *v * slope + inter);
     }
+    check_finite(path, "voxel", &dims, MemoryOrder::ColumnMajor, 0, voxels.iter().map(|&v| [v]))?;
 
     let strides = [1, dims[0], dims[0] * dims[1]];
     let (cols, rows) = match axis {

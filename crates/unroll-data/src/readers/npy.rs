@@ -5,7 +5,7 @@ use std::path::Path;
 
 use npyz::{DType, NpyFile, Order, TypeChar, npz::NpzArchive};
 
-use super::ToF32;
+use super::{MemoryOrder, ToF32, check_finite};
 use crate::error::{DataError, FileContext, Result};
 
 /// A host-side n-dimensional array: `shape` and the values in C (row-major) order.
@@ -16,12 +16,15 @@ pub struct Array {
 }
 
 /// Reads a `.npy` file. Element types: f32, f64, u8, u16, u32, i8, i16, i32, i64 (any byte order),
-/// converted to f32; C order only (Fortran-order arrays are refused).
+/// converted to f32; C order only (Fortran-order arrays are refused). A NaN or infinite value is
+/// an error naming its index (`array[1, 2] is NaN`).
 pub fn read_npy(path: impl AsRef<Path>) -> Result<Array> {
     let path = path.as_ref();
     let file = std::fs::File::open(path).at(path)?;
     let npy = NpyFile::new(std::io::BufReader::new(file)).at(path)?;
-    to_array(npy).map_err(|message| DataError::file(path, message))
+    let array = to_array(npy).map_err(|message| DataError::file(path, message))?;
+    check_finite(path, "array", &array.shape, MemoryOrder::RowMajor, 0, array.data.iter().map(|&v| [v]))?;
+    Ok(array)
 }
 
 /// The array names of a `.npz` archive, in archive order.
@@ -30,14 +33,17 @@ pub fn npz_keys(path: impl AsRef<Path>) -> Result<Vec<String>> {
     Ok(NpzArchive::open(path).at(path)?.array_names().map(String::from).collect())
 }
 
-/// Reads array `key` of a `.npz` archive (compressed or not), with [`read_npy`]'s conventions.
+/// Reads array `key` of a `.npz` archive (compressed or not), with [`read_npy`]'s conventions (a
+/// NaN is named `key[1, 2] is NaN`).
 pub fn read_npz(path: impl AsRef<Path>, key: &str) -> Result<Array> {
     let path = path.as_ref();
     let mut archive = NpzArchive::open(path).at(path)?;
     let keys: Vec<String> = archive.array_names().map(String::from).collect();
     let npy = archive.by_name(key).at_with(path, format_args!("array `{key}`"))?;
     let npy = npy.ok_or_else(|| DataError::file(path, format!("no array `{key}` (arrays: {keys:?})")))?;
-    to_array(npy).map_err(|message| DataError::file(path, format!("array `{key}`: {message}")))
+    let array = to_array(npy).map_err(|message| DataError::file(path, format!("array `{key}`: {message}")))?;
+    check_finite(path, key, &array.shape, MemoryOrder::RowMajor, 0, array.data.iter().map(|&v| [v]))?;
+    Ok(array)
 }
 
 /// The dtype of an npy header as numpy writes it (`<f4`, `|u1`, or a record description).
