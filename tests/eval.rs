@@ -19,7 +19,8 @@ fn eval_reports_and_agrees_across_package_and_backends() {
     assert!(psnr > metrics["mean"]["input"]["psnr"].as_f64().unwrap(), "the model beats zero-filling");
     assert_eq!(metrics["items"].as_array().unwrap().len(), 3, "the 3 test-split slices");
     assert!(std::fs::read_to_string(report.join("metrics.csv")).unwrap().starts_with("index,psnr"));
-    let panels = std::fs::read_dir(&report).unwrap().filter(|e| e.as_ref().unwrap().path().extension() == Some("png".as_ref()));
+    let panels =
+        std::fs::read_dir(&report).unwrap().filter(|e| e.as_ref().unwrap().path().extension() == Some("png".as_ref()));
     assert_eq!(panels.count(), 3);
 
     // The package evaluates exactly like the checkpoint it came from.

@@ -88,6 +88,7 @@ pub fn tiny_experiment(dir: &Path, epochs: usize) -> PathBuf {
 
 /// Trains the tiny experiment into `dir/run` and exports it to `dir/model.pkg`; returns both.
 pub fn trained_package(dir: &Path, epochs: usize) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
     let exp = tiny_experiment(dir, epochs);
     let run = dir.join("run");
     ok(&unroll(&["train", s(&exp), "--out", s(&run)], dir));

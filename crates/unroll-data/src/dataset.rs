@@ -42,6 +42,7 @@ pub enum SourceConfig {
         #[serde(default = "default_axis")]
         axis: usize,
         /// Half-open slice range `[first, end)`; all slices if absent.
+        #[serde(default, deserialize_with = "crate::pairs::optional_pair")]
         slices: Option<[usize; 2]>,
     },
     /// A `.npy` array of shape `[H, W]` or `[N, H, W]`, or one array of a `.npz` archive.
@@ -138,7 +139,7 @@ impl SourceConfig {
         }
         for (i, image) in images.iter_mut().enumerate() {
             let max = image.data.iter().fold(0f32, |m, &v| m.max(v));
-            if !(max > 0.0) {
+            if max <= 0.0 {
                 let (what, hint) = match self {
                     SourceConfig::Nifti { slices, axis, .. } => (
                         format!("slice {} along axis {axis}", slices.map_or(0, |[first, _]| first) + i),
@@ -377,6 +378,7 @@ pub struct DataConfig {
     #[serde(default)]
     pub split: SplitConfig,
     /// Crop size `[H, W]` (random position for training, centred otherwise).
+    #[serde(default, deserialize_with = "crate::pairs::optional_pair")]
     pub crop: Option<[usize; 2]>,
     /// Training augmentation.
     #[serde(default)]

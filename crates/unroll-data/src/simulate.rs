@@ -77,6 +77,7 @@ pub enum ProblemConfig {
     /// Gaussian blur with a per-sample width drawn uniformly from `sigma = [min, max]` pixels.
     Blur {
         /// Range of the Gaussian PSF's standard deviation, in pixels.
+        #[serde(deserialize_with = "crate::pairs::pair")]
         sigma: [f64; 2],
         /// Side of the (square, odd) PSF support.
         #[serde(default = "default_kernel")]
@@ -139,11 +140,9 @@ impl ProblemConfig {
                 }
                 mask.validate().map_err(|e| format!("mask: {e}"))?;
                 if matches!(noise, NoiseModel::Poisson { .. } | NoiseModel::PoissonGaussian { .. }) {
-                    return Err(
-                        "noise: Poisson noise models real, non-negative counts, but MRI k-space is complex; \
+                    return Err("noise: Poisson noise models real, non-negative counts, but MRI k-space is complex; \
                          use kind = \"gaussian\""
-                            .into(),
-                    );
+                        .into());
                 }
                 noise
             }
@@ -245,7 +244,6 @@ impl ProblemConfig {
             }
         }
     }
-
 }
 
 /// Largest dense compressed-sensing matrix (f32) a problem may ask for: 1 GiB.

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use image::ImageDecoder;
 use npyz::WriterBuilder;
 use unroll_data::{ProblemConfig, gaussian_psf, readers};
 use unroll_physics::coils::estimate_maps_from_acs;
