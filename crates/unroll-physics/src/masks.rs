@@ -234,6 +234,38 @@ impl MaskConfig {
     }
 }
 
+/// The auto-calibration columns of a Cartesian mask read off the data (`sampled[c]`: column `c`
+/// holds any sample): the contiguous run of sampled columns around DC, which is column `W/2` in the
+/// centred layout and column 0 in the uncentred one, where the run wraps around to `W − 1`. Empty
+/// if DC is not sampled.
+pub fn acs_columns(sampled: &[bool], centred: bool) -> Vec<bool> {
+    let w = sampled.len();
+    let mut acs = vec![false; w];
+    let dc = if centred { w / 2 } else { 0 };
+    if w == 0 || !sampled[dc] {
+        return acs;
+    }
+    let neighbour = |column: usize, step: isize| {
+        let next = column as isize + step;
+        match centred {
+            true => (0..w as isize).contains(&next).then_some(next as usize),
+            false => Some(next.rem_euclid(w as isize) as usize),
+        }
+    };
+    acs[dc] = true;
+    for step in [1, -1] {
+        let mut column = dc;
+        while let Some(next) = neighbour(column, step)
+            && sampled[next]
+            && !acs[next]
+        {
+            acs[next] = true;
+            column = next;
+        }
+    }
+    acs
+}
+
 /// Columns of the fastMRI centre block: `round(W·cf)` (ties to even, as NumPy).
 fn centre_width(w: usize, center_fraction: f64) -> usize {
     ((w as f64 * center_fraction).round_ties_even() as usize).min(w)

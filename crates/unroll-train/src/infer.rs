@@ -15,6 +15,7 @@ use image::ImageDecoder;
 use npyz::WriterBuilder;
 use unroll_data::{ProblemConfig, gaussian_psf, readers};
 use unroll_physics::coils::estimate_maps_from_acs;
+use unroll_physics::masks::acs_columns;
 use unroll_physics::{Blur, BlurBoundary, Complex, Identity, MultiCoilMri, Signal};
 
 use crate::error::TrainError;
@@ -150,36 +151,13 @@ fn read_measurement(path: &Path, channels: usize) -> Result<readers::Image, Trai
     Ok(image)
 }
 
-/// Sampled columns (any non-zero value in the column, over coils and rows) and the ACS block: the
-/// contiguous run of sampled columns around the DC column, `W/2` for a centred FFT, 0 otherwise
-/// (where the run wraps around from the last column to the first).
+/// Sampled columns (any non-zero value in the column, over coils and rows) and the ACS block
+/// around the DC column (see [`acs_columns`]).
 fn mask_from_kspace(re: &[f32], im: &[f32], [coils, h, w]: [usize; 3], centred: bool) -> (Vec<f32>, Vec<f32>) {
     let sampled: Vec<bool> =
         (0..w).map(|col| (0..coils * h).any(|row| re[row * w + col] != 0.0 || im[row * w + col] != 0.0)).collect();
-    let dc = if centred { w / 2 } else { 0 };
-    let mut acs = vec![0f32; w];
-    if sampled[dc] {
-        // Walk outwards from DC while the columns are sampled (modulo W when uncentred).
-        let neighbour = |column: usize, step: isize| {
-            let next = column as isize + step;
-            match centred {
-                true => (0..w as isize).contains(&next).then_some(next as usize),
-                false => Some(next.rem_euclid(w as isize) as usize),
-            }
-        };
-        acs[dc] = 1.0;
-        for step in [1, -1] {
-            let mut column = dc;
-            while let Some(next) = neighbour(column, step)
-                && sampled[next]
-                && acs[next] == 0.0
-            {
-                acs[next] = 1.0;
-                column = next;
-            }
-        }
-    }
-    (sampled.iter().map(|&s| f32::from(u8::from(s))).collect(), acs)
+    let as_f32 = |v: &[bool]| v.iter().map(|&s| f32::from(u8::from(s))).collect();
+    (as_f32(&sampled), as_f32(&acs_columns(&sampled, centred)))
 }
 
 /// Writes `recon.npy` and `recon_XXXX.png` (each slice scaled to its own maximum).

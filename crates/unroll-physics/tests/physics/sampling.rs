@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 use unroll_physics::coils::{birdcage_maps, estimate_maps_from_acs};
+use unroll_physics::masks::acs_columns;
 use unroll_physics::{Complex, Fft2, LinearOperator, MaskConfig, MultiCoilMri, NoiseModel};
 
 use crate::common::host;
@@ -92,6 +93,35 @@ fn invalid_mask_parameters_are_reported() {
     assert!(err.contains("center_fraction"), "{err}");
     let err = MaskConfig::Equispaced { acceleration: 0, center_fraction: 0.08 }.validate().unwrap_err();
     assert!(err.contains("acceleration"), "{err}");
+    // cf·R = 0.92 < 1, but round(20·0.23) = 5 centre columns leave nothing to sample at R = 4 (the
+    // spacing would be infinite); one column fewer works.
+    let tight = MaskConfig::EquispacedFraction { acceleration: 4.0, center_fraction: 0.23 };
+    assert!(tight.validate().is_ok());
+    let err = tight.validate_for([20, 20]).unwrap_err();
+    assert!(err.contains("after rounding"), "{err}");
+    let mask = MaskConfig::EquispacedFraction { acceleration: 4.0, center_fraction: 0.18 }.generate([20, 20], 3);
+    assert!(mask.acceleration() > 2.0, "{}", mask.acceleration());
+}
+
+/// The ACS run read off data starts at DC: column W/2 when centred, column 0 (wrapping) otherwise.
+#[test]
+fn acs_columns_follow_the_fft_centring() {
+    let cols = |pattern: &str| pattern.chars().map(|c| c == '#').collect::<Vec<bool>>();
+    let text = |v: Vec<bool>| v.iter().map(|&a| if a { '#' } else { '.' }).collect::<String>();
+    //            0123456789
+    let sampled = cols("##.#.###.#");
+    assert_eq!(text(acs_columns(&sampled, true)), ".....###..");
+    assert_eq!(text(acs_columns(&sampled, false)), "##.......#");
+    // A centred mask stops at the edges instead of wrapping; an unsampled DC has no ACS.
+    assert_eq!(text(acs_columns(&cols("#....#####"), true)), ".....#####");
+    assert_eq!(text(acs_columns(&cols("##.......#"), true)), "..........");
+    // A fully sampled uncentred row is all ACS, once.
+    assert_eq!(text(acs_columns(&cols("#####"), false)), "#####");
+    // The generated fastMRI masks (centred layout) find their own ACS block.
+    let mask = MaskConfig::EquispacedFraction { acceleration: 4.0, center_fraction: 0.1 }.generate([8, 40], 1);
+    let found = acs_columns(&sampled_columns(&mask), true);
+    let block: Vec<bool> = (0..40).map(|c| mask.acs[c]).collect();
+    assert!(block.iter().zip(&found).all(|(b, f)| !b || *f), "the ACS block {block:?} is inside {found:?}");
 }
 
 #[test]
