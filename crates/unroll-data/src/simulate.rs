@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use unroll_physics::coils::birdcage_maps;
 use unroll_physics::{
     Blur, BlurBoundary, Complex, CompressedSensing, Fft2, Identity, Inpainting, LinearOperator, MaskConfig,
-    MultiCoilMri, NoiseModel, Radon,
+    MultiCoilMri, NoiseModel, Radon, Scaled, Signal,
 };
 
 /// A simulated batch: the operator with its per-sample parameters, the measurement and the target.
@@ -42,6 +42,23 @@ pub trait Simulation: Clone + Send + Sync + 'static {
     fn model_channels(&self, image_channels: usize) -> usize {
         image_channels
     }
+
+    /// The classical reconstruction a learned one is compared with, and its name.
+    fn baseline(&self, op: &Self::Op, y: <Self::Op as LinearOperator>::Range) -> <Self::Op as LinearOperator>::Domain;
+
+    /// The name of [`Simulation::baseline`].
+    fn baseline_name(&self) -> &'static str;
+}
+
+/// Tikhonov weight `λ` of the regularised least-squares baselines, `argmin ‖Ax − y‖² + λ‖x‖²`
+/// (operators here have norm at most 1).
+pub const TIKHONOV_WEIGHT: f64 = 1e-2;
+
+/// `argmin ‖Ax − y‖² + λ‖x‖²` by the operator's `prox_l2` at `z = 0` (closed form or CG).
+fn tikhonov<Op: LinearOperator>(op: &Op, y: Op::Range) -> Op::Domain {
+    let z = op.adjoint(y.clone()).zeros_like();
+    let gamma = Tensor::<1>::from_floats([1.0 / TIKHONOV_WEIGHT], &y.clone().to_channels().device());
+    op.prox_l2(z, y, gamma)
 }
 
 /// Something that runs generic code on the concrete simulation a [`ProblemConfig`] selects.
@@ -232,15 +249,16 @@ impl ProblemConfig {
             ProblemConfig::Denoising { noise } => visitor.visit(DenoisingSimulation { noise }),
             ProblemConfig::CompressedSensing { ratio, matrix_seed, noise } => {
                 let m = Self::measurements(image.iter().product(), ratio);
-                visitor.visit(FixedOperatorSimulation::new(noise, move |device| {
-                    CompressedSensing::gaussian(m, image, matrix_seed, device)
-                }))
+                let build = move |device: &Device| CompressedSensing::gaussian(m, image, matrix_seed, device);
+                let least_squares = |op: &Scaled<CompressedSensing>, y| tikhonov(op, y);
+                visitor.visit(FixedOperatorSimulation::new(noise, image, build, "Tikhonov (CG)", least_squares))
             }
             ProblemConfig::Tomography { angles, noise } => {
                 assert_eq!(image[1], image[2], "tomography needs square images (checked by `validate_for`)");
-                visitor.visit(FixedOperatorSimulation::new(noise, move |device| {
-                    Radon::new(image[1], &Radon::uniform_angles(angles), device)
-                }))
+                let build = move |device: &Device| Radon::new(image[1], &Radon::uniform_angles(angles), device);
+                // The FBP inverts the unscaled Radon transform: undo the unit-norm factor first.
+                let fbp = |op: &Scaled<Radon>, y: Tensor<4>| op.inner.fbp(y / op.factor);
+                visitor.visit(FixedOperatorSimulation::new(noise, image, build, "FBP", fbp))
             }
         }
     }
@@ -310,6 +328,14 @@ impl Simulation for MriSimulation {
     fn model_channels(&self, image_channels: usize) -> usize {
         2 * image_channels
     }
+
+    fn baseline(&self, op: &MultiCoilMri, y: Complex<4>) -> Complex<4> {
+        tikhonov(op, y)
+    }
+
+    fn baseline_name(&self) -> &'static str {
+        "CG-SENSE"
+    }
 }
 
 /// A smooth random phase map: a random plane plus a random quadratic bowl, peak `amplitude` rad.
@@ -351,6 +377,16 @@ impl Simulation for BlurSimulation {
         let y = self.noise.apply(op.forward(clean.clone()), &noise_seeds(seeds));
         Measured { op, y, target: clean }
     }
+
+    /// Wiener deconvolution with a constant noise-to-signal ratio `λ` (Tikhonov; closed form for
+    /// circular blurs, CG otherwise).
+    fn baseline(&self, op: &Blur, y: Tensor<4>) -> Tensor<4> {
+        tikhonov(op, y)
+    }
+
+    fn baseline_name(&self) -> &'static str {
+        "Wiener"
+    }
 }
 
 /// Normalised isotropic Gaussian on a `k × k` grid centred at `k / 2`.
@@ -389,6 +425,14 @@ impl Simulation for InpaintingSimulation {
         let y = op.forward(self.noise.apply(clean.clone(), &noise_seeds(seeds)));
         Measured { op, y, target: clean }
     }
+
+    fn baseline(&self, op: &Inpainting, y: Tensor<4>) -> Tensor<4> {
+        op.adjoint(y)
+    }
+
+    fn baseline_name(&self) -> &'static str {
+        "masked image"
+    }
 }
 
 /// Denoising simulation (see [`ProblemConfig::Denoising`]).
@@ -404,31 +448,60 @@ impl Simulation for DenoisingSimulation {
         let y = self.noise.apply(clean.clone(), &noise_seeds(seeds));
         Measured { op: Identity, y, target: clean }
     }
+
+    fn baseline(&self, _: &Identity, y: Tensor<4>) -> Tensor<4> {
+        y
+    }
+
+    fn baseline_name(&self) -> &'static str {
+        "noisy image"
+    }
 }
 
 /// Builds an operator on a device.
 type OperatorBuilder<Op> = Arc<dyn Fn(&Device) -> Op + Send + Sync>;
 
+/// A classical reconstruction with a fixed operator.
+type Baseline<Op> = Arc<dyn Fn(&Scaled<Op>, Tensor<4>) -> Tensor<4> + Send + Sync>;
+
 /// An operator shared by every sample (compressed sensing, tomography) plus noise. The operator is
-/// built once per device it is used on (training and validation may use different devices).
+/// brought to unit norm (`A/‖A‖`, power method, once per operator family), so `Aᴴy` is on the
+/// image's scale and unrolled step sizes are in units of `1/‖A‖²`; the noise is added to the
+/// normalised measurement. It is built once per device it is used on (training and validation may
+/// use different devices).
 #[derive(Clone)]
 pub struct FixedOperatorSimulation<Op> {
     build: OperatorBuilder<Op>,
-    built: Arc<Mutex<Vec<(Device, Op)>>>,
+    built: Arc<Mutex<Vec<(Device, Scaled<Op>)>>>,
     noise: NoiseModel,
+    image: [usize; 3],
+    baseline: Baseline<Op>,
+    baseline_name: &'static str,
 }
 
-impl<Op: Clone> FixedOperatorSimulation<Op> {
-    fn new(noise: NoiseModel, build: impl Fn(&Device) -> Op + Send + Sync + 'static) -> Self {
-        Self { build: Arc::new(build), built: Arc::default(), noise }
+/// Power iterations for the norm of a fixed operator.
+const NORM_ITERATIONS: usize = 50;
+
+impl<Op: LinearOperator<Domain = Tensor<4>> + Clone> FixedOperatorSimulation<Op> {
+    fn new(
+        noise: NoiseModel,
+        image: [usize; 3],
+        build: impl Fn(&Device) -> Op + Send + Sync + 'static,
+        baseline_name: &'static str,
+        baseline: impl Fn(&Scaled<Op>, Tensor<4>) -> Tensor<4> + Send + Sync + 'static,
+    ) -> Self {
+        let (build, baseline) = (Arc::new(build), Arc::new(baseline));
+        Self { build, built: Arc::default(), noise, image, baseline, baseline_name }
     }
 
-    fn operator(&self, device: &Device) -> Op {
+    fn operator(&self, device: &Device) -> Scaled<Op> {
         let mut built = self.built.lock().expect("operator cache poisoned");
         if let Some((_, op)) = built.iter().find(|(d, _)| d == device) {
             return op.clone();
         }
-        let op = (self.build)(device);
+        let [c, h, w] = self.image;
+        let start = Tensor::<4>::zeros([1, c, h, w], device).randn_like(17);
+        let op = Scaled::unit_norm((self.build)(device), start, NORM_ITERATIONS);
         built.push((device.clone(), op.clone()));
         op
     }
@@ -438,11 +511,19 @@ impl<Op> Simulation for FixedOperatorSimulation<Op>
 where
     Op: LinearOperator<Domain = Tensor<4>, Range = Tensor<4>> + Clone + Send + Sync + 'static,
 {
-    type Op = Op;
+    type Op = Scaled<Op>;
 
-    fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Op> {
+    fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Scaled<Op>> {
         let op = self.operator(&clean.device());
         let y = self.noise.apply(op.forward(clean.clone()), &noise_seeds(seeds));
         Measured { op, y, target: clean }
+    }
+
+    fn baseline(&self, op: &Scaled<Op>, y: Tensor<4>) -> Tensor<4> {
+        (self.baseline)(op, y)
+    }
+
+    fn baseline_name(&self) -> &'static str {
+        self.baseline_name
     }
 }

@@ -24,6 +24,6 @@ pub use fft::{Fft2, FftDirection, FftEngine, FftNorm};
 pub use masks::{MaskConfig, SamplingMask};
 pub use mri::MultiCoilMri;
 pub use noise::NoiseModel;
-pub use operator::{CgOptions, LinearOperator, Signal, prox_l2_cg};
+pub use operator::{CgOptions, LinearOperator, Scaled, Signal, prox_l2_cg};
 pub use radon::Radon;
 pub use simple::{CompressedSensing, Identity, Inpainting};

@@ -244,3 +244,41 @@ pub fn prox_l2_cg<Op: LinearOperator + ?Sized>(
     }
     x
 }
+
+/// `c·A`: an operator times a constant, e.g. brought to unit norm (`c = 1/‖A‖`) so that unrolled
+/// step sizes are in units of `1/‖A‖²` and `Aᴴy` is on the scale of the image.
+#[derive(Clone, Debug)]
+pub struct Scaled<Op> {
+    /// `A`.
+    pub inner: Op,
+    /// `c`.
+    pub factor: f64,
+}
+
+impl<Op: LinearOperator> Scaled<Op> {
+    /// `A / ‖A‖`, the norm from `iterations` power iterations started at `start` (sample 0's
+    /// estimate is used: the operator must be the same for every sample).
+    pub fn unit_norm(inner: Op, start: Op::Domain, iterations: usize) -> Self {
+        let norm = inner.operator_norm(start, iterations)[0];
+        Self { inner, factor: 1.0 / norm.max(1e-30) }
+    }
+}
+
+impl<Op: LinearOperator> LinearOperator for Scaled<Op> {
+    type Domain = Op::Domain;
+    type Range = Op::Range;
+
+    fn forward(&self, x: Op::Domain) -> Op::Range {
+        self.inner.forward(x).scale(self.factor)
+    }
+
+    fn adjoint(&self, y: Op::Range) -> Op::Domain {
+        self.inner.adjoint(y).scale(self.factor)
+    }
+
+    /// The inner operator's prox: `γ/2‖cAx − y‖² = γc²/2‖Ax − y/c‖²`.
+    fn prox_l2(&self, z: Op::Domain, y: Op::Range, gamma: Tensor<1>) -> Op::Domain {
+        let c = self.factor;
+        self.inner.prox_l2(z, y.scale(1.0 / c), gamma.mul_scalar(c * c))
+    }
+}

@@ -68,21 +68,13 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
         )));
     }
     let shape = set.item_shape().expect("non-empty");
-    let results = config
+    let (results, baseline_name) = config
         .data
         .problem
         .visit(shape, EvalVisitor { model: &model, set: &set, device: &device, batch_size: config.train.batch_size })?;
-    let summary = evaluate::write_report(&options.out, &results, &format!("{} ({split:?} split)", config.name()))?;
-    println!("{} on the {split:?} split ({} items):", config.name(), summary.items);
-    println!("{:<16}{:>10}{:>10}{:>10}", "", "PSNR dB", "SSIM", "NMSE");
-    println!(
-        "{:<16}{:>10.2}{:>10.4}{:>10.4}",
-        "input (Aᴴy)", summary.input.psnr, summary.input.ssim, summary.input.nmse
-    );
-    println!(
-        "{:<16}{:>10.2}{:>10.4}{:>10.4}",
-        "reconstruction", summary.recon.psnr, summary.recon.ssim, summary.recon.nmse
-    );
+    let summary = EvalSummary::from_items(&results, baseline_name);
+    evaluate::write_report(&options.out, &results, &summary, &format!("{} ({split:?} split)", config.name()))?;
+    print!("{}", summary.table(&format!("{} ({split:?}, {} items)", config.name(), summary.items)));
     println!("report: {}", options.out.display());
     Ok(summary)
 }
@@ -95,10 +87,11 @@ struct EvalVisitor<'a> {
 }
 
 impl SimulationVisitor for EvalVisitor<'_> {
-    type Output = Result<Vec<evaluate::ItemResult>, TrainError>;
+    type Output = Result<(Vec<evaluate::ItemResult>, &'static str), TrainError>;
 
     fn visit<S: Simulation>(self, simulation: S) -> Self::Output {
-        evaluate::evaluate(self.model, self.set, &simulation, self.device, self.batch_size, true)
+        let results = evaluate::evaluate(self.model, self.set, &simulation, self.device, self.batch_size, true)?;
+        Ok((results, simulation.baseline_name()))
     }
 }
 

@@ -1,6 +1,7 @@
-//! Evaluation of a model on a split: per-item and mean PSNR / SSIM / NMSE of the reconstruction and
-//! of the input baseline (the adjoint `Aᴴy`: zero-filled image for MRI, the blurred or masked image
-//! for deblurring and inpainting), plus the images for panels.
+//! Evaluation of a model on a split: per-item and mean PSNR / SSIM / NMSE of the reconstruction, of
+//! the input `Aᴴy` (zero-filled image for MRI, the blurred or masked image for deblurring and
+//! inpainting) and of the problem's named classical baseline ([`Simulation::baseline`]: CG-SENSE,
+//! Wiener, Tikhonov, FBP, the noisy or masked image), plus the images for panels.
 //!
 //! Metrics follow fastMRI (`specs/mri.md` §3.3) with one item as the volume: the channels of an
 //! item are its slices, the data range is the target item's maximum.
@@ -39,8 +40,10 @@ pub struct ItemResult {
     pub index: usize,
     /// Reconstruction metrics.
     pub recon: Metrics,
-    /// Input-baseline metrics.
+    /// Input (`Aᴴy`) metrics.
     pub input: Metrics,
+    /// Classical-baseline metrics.
+    pub baseline: Metrics,
     /// The images, when asked for.
     pub images: Option<ItemImages>,
 }
@@ -52,16 +55,34 @@ pub struct EvalSummary {
     pub items: usize,
     /// Mean reconstruction metrics.
     pub recon: Metrics,
-    /// Mean input-baseline metrics.
+    /// Mean input (`Aᴴy`) metrics.
     pub input: Metrics,
+    /// Mean classical-baseline metrics.
+    pub baseline: Metrics,
+    /// The classical baseline's name.
+    pub baseline_name: String,
 }
 
 impl EvalSummary {
-    /// Means over items.
-    pub fn from_items(items: &[ItemResult]) -> Self {
-        let recon: Vec<Metrics> = items.iter().map(|i| i.recon).collect();
-        let input: Vec<Metrics> = items.iter().map(|i| i.input).collect();
-        Self { items: items.len(), recon: Metrics::mean(&recon), input: Metrics::mean(&input) }
+    /// Means over items; `baseline_name` names [`ItemResult::baseline`].
+    pub fn from_items(items: &[ItemResult], baseline_name: &str) -> Self {
+        let mean = |pick: fn(&ItemResult) -> Metrics| Metrics::mean(&items.iter().map(pick).collect::<Vec<_>>());
+        Self {
+            items: items.len(),
+            recon: mean(|i| i.recon),
+            input: mean(|i| i.input),
+            baseline: mean(|i| i.baseline),
+            baseline_name: baseline_name.to_string(),
+        }
+    }
+
+    /// The table printed after training and evaluation.
+    pub fn table(&self, title: &str) -> String {
+        let row = |name: &str, m: &Metrics| format!("{name:<24}{:>10.2}{:>10.4}{:>10.4}\n", m.psnr, m.ssim, m.nmse);
+        format!("{title:<24}{:>10}{:>10}{:>10}\n", "PSNR dB", "SSIM", "NMSE")
+            + &row("input (Aᴴy)", &self.input)
+            + &row(&format!("baseline: {}", self.baseline_name), &self.baseline)
+            + &row("reconstruction", &self.recon)
     }
 }
 
@@ -94,9 +115,10 @@ pub fn evaluate<S: Simulation>(
         let (mut iterates, scale) = forward(model, &batch.op, batch.y.clone());
         let recon = iterates.pop().expect("at least one iterate").mul_per_sample(scale).image();
         let input = batch.op.adjoint(batch.y.clone()).image();
+        let baseline = simulation.baseline(&batch.op, batch.y.clone()).image();
         let target = batch.target.clone().image();
         let [n, c, h, w] = target.dims();
-        let (target, input, recon) = (host(target), host(input), host(recon));
+        let (target, input, recon, baseline) = (host(target), host(input), host(recon), host(baseline));
         let size = c * h * w;
         for k in 0..n {
             let part = |v: &[f32]| v[k * size..(k + 1) * size].to_vec();
@@ -105,6 +127,7 @@ pub fn evaluate<S: Simulation>(
                 index: chunk[k],
                 recon: item_metrics(&t, &r, [c, h, w]),
                 input: item_metrics(&t, &i, [c, h, w]),
+                baseline: item_metrics(&t, &part(&baseline), [c, h, w]),
                 images: keep_images.then_some(ItemImages { shape: [c, h, w], target: t, input: i, recon: r }),
             });
         }
@@ -115,18 +138,22 @@ pub fn evaluate<S: Simulation>(
 /// Writes `metrics.json` (per item and mean, reconstruction and input), `metrics.csv` and one PNG
 /// panel per item (target | input | reconstruction | |error|, first channel, each scaled by the
 /// target's maximum) into `out`.
-pub fn write_report(out: &Path, results: &[ItemResult], label: &str) -> Result<EvalSummary, TrainError> {
+pub fn write_report(out: &Path, results: &[ItemResult], summary: &EvalSummary, label: &str) -> Result<(), TrainError> {
     std::fs::create_dir_all(out).map_err(|e| TrainError::file(out, e))?;
-    let summary = EvalSummary::from_items(results);
-    let items: Vec<serde_json::Value> =
-        results.iter().map(|r| serde_json::json!({ "index": r.index, "recon": r.recon, "input": r.input })).collect();
+    let items: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| serde_json::json!({ "index": r.index, "recon": r.recon, "input": r.input, "baseline": r.baseline }))
+        .collect();
     let json = serde_json::json!({ "label": label, "mean": summary, "items": items });
     crate::files::write_atomic(&out.join("metrics.json"), &serde_json::to_vec_pretty(&json).expect("json"))?;
-    let mut csv = String::from("index,psnr,ssim,nmse,input_psnr,input_ssim,input_nmse\n");
+    let mut csv = String::from(
+        "index,psnr,ssim,nmse,input_psnr,input_ssim,input_nmse,baseline_psnr,baseline_ssim,baseline_nmse\n",
+    );
     for r in results {
+        let [a, b, c] = [r.recon, r.input, r.baseline];
         csv += &format!(
-            "{},{:.4},{:.5},{:.6},{:.4},{:.5},{:.6}\n",
-            r.index, r.recon.psnr, r.recon.ssim, r.recon.nmse, r.input.psnr, r.input.ssim, r.input.nmse
+            "{},{:.4},{:.5},{:.6},{:.4},{:.5},{:.6},{:.4},{:.5},{:.6}\n",
+            r.index, a.psnr, a.ssim, a.nmse, b.psnr, b.ssim, b.nmse, c.psnr, c.ssim, c.nmse
         );
     }
     crate::files::write_atomic(&out.join("metrics.csv"), csv.as_bytes())?;
@@ -136,7 +163,7 @@ pub fn write_report(out: &Path, results: &[ItemResult], label: &str) -> Result<E
             panel(images).save(&path).map_err(|e| TrainError::file(&path, e))?;
         }
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// `target | input | reconstruction | |error|` side by side, 8-bit grey.

@@ -292,7 +292,7 @@ fn run<S: Simulation>(
         if validate {
             let results =
                 evaluate::evaluate(&model.valid(), &val_set, &batcher.simulation, &device, tc.batch_size, false)?;
-            let val = EvalSummary::from_items(&results);
+            let val = EvalSummary::from_items(&results, batcher.simulation.baseline_name());
             if !val.recon.psnr.is_finite() {
                 return Err(diverged(format!("the validation PSNR is {} after epoch {}", val.recon.psnr, state.epoch)));
             }
@@ -304,14 +304,15 @@ fn run<S: Simulation>(
                 lr,
             };
             progress.println(&format!(
-                "epoch {}/{}: train loss {:.5} | val PSNR {:.2} dB (input {:.2}), SSIM {:.4} (input {:.4})",
+                "epoch {}/{}: train loss {:.5} | val PSNR {:.2} dB (input {:.2}, {} {:.2}), SSIM {:.4}",
                 state.epoch,
                 tc.epochs,
                 record.train_loss,
                 val.recon.psnr,
                 val.input.psnr,
+                val.baseline_name,
+                val.baseline.psnr,
                 val.recon.ssim,
-                val.input.ssim
             ));
             state.history.push(record);
             if state.best.is_none_or(|(best, _)| val.recon.psnr > best) {
@@ -354,10 +355,7 @@ fn run<S: Simulation>(
 fn print_summary(summary: &TrainSummary) {
     println!("\n== {} ({}, {} steps, {:.1} s) ==", summary.name, summary.stopped, summary.steps, summary.seconds);
     if let Some(last) = &summary.last {
-        let (i, r) = (&last.val.input, &last.val.recon);
-        println!("{:<16}{:>10}{:>10}{:>10}", "validation", "PSNR dB", "SSIM", "NMSE");
-        println!("{:<16}{:>10.2}{:>10.4}{:>10.4}", "input (Aᴴy)", i.psnr, i.ssim, i.nmse);
-        println!("{:<16}{:>10.2}{:>10.4}{:>10.4}", "reconstruction", r.psnr, r.ssim, r.nmse);
+        print!("{}", last.val.table("validation"));
     }
     if let Some((psnr, epoch)) = summary.best {
         println!(

@@ -12,7 +12,7 @@ use unroll_physics::coils::birdcage_maps;
 use unroll_physics::operator::{norms, to_vec};
 use unroll_physics::{
     Blur, BlurBoundary, Complex, CompressedSensing, Fft2, FftNorm, Identity, Inpainting, LinearOperator, MaskConfig,
-    MultiCoilMri, Radon, Signal,
+    MultiCoilMri, Radon, Scaled, Signal,
 };
 
 use crate::common::devices;
@@ -183,6 +183,18 @@ fn every_operator_passes_the_registry_checks() {
             check(&label("radon"), &device, |d| {
                 let op = Radon::new(h, &Radon::uniform_angles(7), d);
                 let det = op.detectors();
+                (op, randn4([BATCH, 1, h, h], 1, d), randn4([BATCH, 1, det, 7], 2, d))
+            });
+            // `c·A` with the inner operator's prox rescaled (closed form for the circular blur, CG
+            // for the Radon transform, brought to unit norm).
+            check(&label("scaled blur circular"), &device, |d| {
+                let (op, x, y) = blur(BlurBoundary::Circular, size, d);
+                (Scaled { inner: op, factor: 2.5 }, x, y)
+            });
+            check(&label("scaled radon"), &device, |d| {
+                let op = Radon::new(h, &Radon::uniform_angles(7), d);
+                let det = op.detectors();
+                let op = Scaled::unit_norm(op, randn4([1, 1, h, h], 5, d), 50);
                 (op, randn4([BATCH, 1, h, h], 1, d), randn4([BATCH, 1, det, 7], 2, d))
             });
             check(&label("inpainting"), &device, |d| {
