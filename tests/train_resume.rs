@@ -73,6 +73,18 @@ fn killed_and_resumed_runs_end_exactly_like_an_uninterrupted_one() {
     assert_eq!(a["last"]["train_loss"], b["last"]["train_loss"]);
     assert_eq!(a["best"], b["best"]);
     assert!(run.join("best/model.bpk").exists());
+
+    // The per-step and per-validation logs read like the uninterrupted run's (speed aside).
+    let columns = |path: std::path::PathBuf, keep: usize| -> Vec<String> {
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        text.lines().map(|l| l.split(',').take(keep).collect::<Vec<_>>().join(",")).collect()
+    };
+    let steps = columns(run.join("train_log.csv"), 5);
+    assert_eq!(steps[0], "step,epoch,loss,lr,grad_norm");
+    assert_eq!(steps.len(), 121, "one row per step after the header");
+    assert_eq!(steps, columns(straight.join("train_log.csv"), 5));
+    assert_eq!(columns(run.join("validation.csv"), 11), columns(straight.join("validation.csv"), 11));
+    assert_eq!(columns(run.join("validation.csv"), 1).len(), 41);
 }
 
 #[test]

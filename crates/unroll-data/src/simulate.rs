@@ -461,6 +461,9 @@ impl Simulation for DenoisingSimulation {
 /// Builds an operator on a device.
 type OperatorBuilder<Op> = Arc<dyn Fn(&Device) -> Op + Send + Sync>;
 
+/// The unit-norm operator built on each device so far.
+type OperatorCache<Op> = Arc<Mutex<Vec<(Device, Scaled<Op>)>>>;
+
 /// A classical reconstruction with a fixed operator.
 type Baseline<Op> = Arc<dyn Fn(&Scaled<Op>, Tensor<4>) -> Tensor<4> + Send + Sync>;
 
@@ -472,7 +475,7 @@ type Baseline<Op> = Arc<dyn Fn(&Scaled<Op>, Tensor<4>) -> Tensor<4> + Send + Syn
 #[derive(Clone)]
 pub struct FixedOperatorSimulation<Op> {
     build: OperatorBuilder<Op>,
-    built: Arc<Mutex<Vec<(Device, Scaled<Op>)>>>,
+    built: OperatorCache<Op>,
     noise: NoiseModel,
     image: [usize; 3],
     baseline: Baseline<Op>,

@@ -28,6 +28,10 @@ pub struct LoopState {
     pub epoch: usize,
     /// Batches of the current epoch already done (for resuming mid-epoch).
     pub batch_in_epoch: usize,
+    /// Sum and count of the current epoch's training losses so far (so a resumed epoch reports
+    /// the mean over all its batches).
+    #[serde(default)]
+    pub epoch_loss: (f64, usize),
     /// Best validation PSNR so far and its epoch.
     pub best: Option<(f64, usize)>,
     /// Validations since the best one.

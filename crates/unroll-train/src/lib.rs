@@ -2,7 +2,7 @@
 //! evaluation reports, model packages and inference.
 //!
 //! Modules depend downward only, in this order: `error`, `metrics`, `losses`, `config`, `files`,
-//! `normalise`, `evaluate`, `checkpoint`, `trainer`, `package`, `infer`, `commands`.
+//! `normalise`, `evaluate`, `checkpoint`, `logs`, `trainer`, `package`, `infer`, `commands`.
 
 pub mod checkpoint;
 pub mod commands;
@@ -11,6 +11,7 @@ pub mod error;
 pub mod evaluate;
 pub mod files;
 pub mod infer;
+pub mod logs;
 pub mod losses;
 pub mod metrics;
 pub mod normalise;

@@ -16,7 +16,7 @@ use std::time::Instant;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::grad_clipping::GradientClippingConfig;
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, MultiGradientsParams};
 use burn::prelude::*;
@@ -34,6 +34,7 @@ use crate::config::{ExperimentConfig, OptimizerKind};
 use crate::error::TrainError;
 use crate::evaluate::{self, EvalSummary};
 use crate::files;
+use crate::logs::{RunLog, StepRecord};
 use crate::normalise::{forward, per_sample_max};
 
 /// What the network was built for: its input channels and the clean image shape `[C, H, W]`.
@@ -195,6 +196,7 @@ fn run<S: Simulation>(
     let shape = ModelShape { channels, image_shape: train_set.item_shape().expect("non-empty") };
     files::write_atomic(&out.join("model.json"), &serde_json::to_vec_pretty(&shape).expect("json"))?;
 
+    let mut log = RunLog::open(out, options.resume.then_some((state.step, state.epoch)))?;
     let batcher = SimulationBatcher { simulation };
     let per_step = tc.batch_size * devices.len();
     let steps_per_epoch = train_set.len().div_ceil(per_step);
@@ -228,13 +230,15 @@ fn run<S: Simulation>(
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(
             config.seed ^ (epoch as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D),
         ));
-        let (mut loss_sum, mut loss_count) = (0.0, 0usize);
+        if state.batch_in_epoch == 0 {
+            state.epoch_loss = (0.0, 0);
+        }
         let mut lr = config.schedule.lr(config.optimizer.lr, state.step, total_steps);
         for positions in order.chunks(per_step).skip(state.batch_in_epoch) {
             lr = config.schedule.lr(config.optimizer.lr, state.step, total_steps);
             let shards: Vec<&[usize]> = positions.chunks(tc.batch_size).collect();
             let step =
-                |model: &Model, shard: &[usize], device: &Device| -> Result<(f64, GradientsParams), TrainError> {
+                |model: &Model, shard: &[usize], device: &Device| -> Result<(f64, f64, GradientsParams), TrainError> {
                     let batch = batcher.batch(dataset.items(shard)?, device);
                     let (iterates, scale) = forward(model, &batch.op, batch.y.clone());
                     let target = batch.target.clone().image().mul_per_sample(scale.recip());
@@ -243,9 +247,10 @@ fn run<S: Simulation>(
                     let value = loss.clone().into_scalar::<f64>();
                     // The optimiser sums the devices' gradients: weigh each shard so the sum is the mean.
                     let loss = loss * (shard.len() as f64 / positions.len() as f64);
-                    Ok((value, GradientsParams::from_grads(loss.backward(), model)))
+                    let grads = GradientsParams::from_grads(loss.backward(), model);
+                    Ok((value, gradient_norm(model, &grads), grads))
                 };
-            let results: Vec<Result<(f64, GradientsParams), TrainError>> = if shards.len() == 1 {
+            let results: Vec<Result<(f64, f64, GradientsParams), TrainError>> = if shards.len() == 1 {
                 vec![step(&model, shards[0], &devices[0])]
             } else {
                 // Burn's data-parallel primitives: the model forked to every device, one batch each.
@@ -261,11 +266,14 @@ fn run<S: Simulation>(
                     workers.into_iter().map(|w| w.join().expect("training worker panicked")).collect()
                 })
             };
-            let mut value = 0.0;
+            let (mut value, mut grad_norm) = (0.0, 0.0);
             let mut gradients = Vec::with_capacity(results.len());
             for (result, (shard, device)) in results.into_iter().zip(shards.iter().zip(&devices)) {
-                let (shard_value, grads) = result?;
+                let (shard_value, shard_norm, grads) = result?;
                 value += shard_value * shard.len() as f64 / positions.len() as f64;
+                // Each shard's loss is weighted by its share, so its gradient is too: the norm of
+                // the sum is at most this sum (exact for one device).
+                grad_norm += shard_norm;
                 gradients.push((grads, device.clone()));
             }
             if !value.is_finite() {
@@ -281,9 +289,10 @@ fn run<S: Simulation>(
             };
             state.step += 1;
             state.batch_in_epoch += 1;
-            loss_sum += value;
-            loss_count += 1;
-            progress.step(state.step, epoch + 1, tc.epochs, value, lr);
+            state.epoch_loss.0 += value;
+            state.epoch_loss.1 += 1;
+            let steps_per_s = progress.step(state.step, epoch + 1, tc.epochs, value, lr);
+            log.step(&StepRecord { step: state.step, epoch: epoch + 1, loss: value, lr, grad_norm, steps_per_s })?;
             pending_checkpoint = tc.checkpoint_every > 0 && state.step.is_multiple_of(tc.checkpoint_every);
         }
         state.epoch += 1;
@@ -299,7 +308,7 @@ fn run<S: Simulation>(
             let record = EpochRecord {
                 epoch: state.epoch,
                 step: state.step,
-                train_loss: loss_sum / loss_count.max(1) as f64,
+                train_loss: state.epoch_loss.0 / state.epoch_loss.1.max(1) as f64,
                 val: val.clone(),
                 lr,
             };
@@ -314,6 +323,7 @@ fn run<S: Simulation>(
                 val.baseline.psnr,
                 val.recon.ssim,
             ));
+            log.validation(&record)?;
             state.history.push(record);
             if state.best.is_none_or(|(best, _)| val.recon.psnr > best) {
                 state.best = Some((val.recon.psnr, state.epoch));
@@ -366,6 +376,28 @@ fn print_summary(summary: &TrainSummary) {
     println!("checkpoint: {}", checkpoint::checkpoint_dir(&summary.out_dir).display());
 }
 
+/// Global L2 norm of `grads` over the parameters of `model`.
+fn gradient_norm(model: &Model, grads: &GradientsParams) -> f64 {
+    struct SumOfSquares<'a> {
+        grads: &'a GradientsParams,
+        total: Option<Tensor<1>>,
+    }
+    impl ModuleVisitor for SumOfSquares<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.get::<D>(param.id) {
+                let squares = g.square().sum();
+                self.total = Some(match self.total.take() {
+                    Some(total) => total + squares,
+                    None => squares,
+                });
+            }
+        }
+    }
+    let mut visitor = SumOfSquares { grads, total: None };
+    model.visit(&mut visitor);
+    visitor.total.map_or(0.0, |t| t.into_scalar::<f64>().sqrt())
+}
+
 /// Progress: a bar on a terminal, plain lines every `log_every` steps otherwise (CI logs).
 struct Progress {
     bar: Option<ProgressBar>,
@@ -388,19 +420,21 @@ impl Progress {
         Self { bar, log_every: log_every.max(1), total, started: Instant::now(), first_step: done }
     }
 
-    fn step(&self, step: usize, epoch: usize, epochs: usize, loss: f64, lr: f64) {
+    /// Shows step `step`; returns the steps per second of this invocation.
+    fn step(&self, step: usize, epoch: usize, epochs: usize, loss: f64, lr: f64) -> f64 {
         let message = format!("epoch {epoch}/{epochs} loss {loss:.5} lr {lr:.2e}");
+        let rate = (step - self.first_step) as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
         match &self.bar {
             Some(bar) => {
                 bar.set_position(step as u64);
                 bar.set_message(message);
             }
             None if step.is_multiple_of(self.log_every) || step == self.total => {
-                let rate = (step - self.first_step) as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
                 println!("step {step}/{} {message} ({rate:.2} steps/s)", self.total);
             }
             None => {}
         }
+        rate
     }
 
     fn println(&self, line: &str) {
