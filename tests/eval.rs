@@ -22,12 +22,20 @@ fn eval_reports_and_agrees_across_package_and_backends() {
     let panels =
         std::fs::read_dir(&report).unwrap().filter(|e| e.as_ref().unwrap().path().extension() == Some("png".as_ref()));
     assert_eq!(panels.count(), 3);
+    // 32×32 items are upscaled 8× into five tiles: target, input, baseline, reconstruction, error.
+    assert_eq!(image::image_dimensions(report.join("panel_0000.png")).unwrap(), (5 * 256, 256));
 
     // The package evaluates exactly like the checkpoint it came from.
     let report2 = dir.path().join("report2");
     ok(&unroll(&["eval", "--checkpoint", s(&package), "--out", s(&report2)], dir.path()));
     let psnr2 = json(&report2.join("metrics.json"))["mean"]["recon"]["psnr"].as_f64().unwrap();
     assert!((psnr - psnr2).abs() < 1e-6, "package {psnr2} vs checkpoint {psnr}");
+
+    // Held-out data is evaluated whole: `--data` takes every slice of the source, not a split.
+    let held_out = dir.path().join("held_out");
+    let volume = repo().join("datasets/brain/ch2.nii.gz");
+    ok(&unroll(&["eval", "--checkpoint", s(&run), "--data", s(&volume), "--out", s(&held_out)], dir.path()));
+    assert_eq!(json(&held_out.join("metrics.json"))["items"].as_array().unwrap().len(), 12, "slices 80..92");
 
     // The same checkpoint on ndarray, and on wgpu when available, gives the same model output.
     let mut backends = vec!["ndarray"];

@@ -48,7 +48,8 @@ enum Command {
         /// Use this experiment file instead of the one stored with the checkpoint.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Read clean images from this path instead (same kind of source as the experiment).
+        /// Evaluate on all images of this path instead (same kind of source as the experiment; no
+        /// split is taken of it).
         #[arg(long)]
         data: Option<PathBuf>,
         /// Report folder [default: <checkpoint>/eval].

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
-use unroll_data::{Simulation, SimulationVisitor, SourceConfig, Split, SplitDataset};
+use unroll_data::{Simulation, SimulationVisitor, SourceConfig, Split, SplitConfig, SplitDataset};
 use unroll_models::Model;
 
 use crate::config::{BackendKind, ExperimentConfig};
@@ -40,8 +40,8 @@ fn open_model(path: &Path, device: &Device) -> Result<(ExperimentConfig, Model),
     }
 }
 
-/// Evaluates a checkpoint on the test split (the validation split when the test split is empty)
-/// and writes `metrics.json`, `metrics.csv` and panels.
+/// Evaluates a checkpoint on the test split (the validation split when the test split is empty),
+/// or on all of `--data`, and writes `metrics.json`, `metrics.csv` and panels.
 pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
     let backend = options.backend;
     let device = backend.unwrap_or_default().device();
@@ -51,12 +51,12 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
         None => stored,
     };
     if let Some(data) = &options.data {
+        // Held-out data is evaluated whole, in its own order: no split of it.
         config.data.source = with_path(config.data.source, data.clone());
+        config.data.split = SplitConfig { train: 0.0, val: 0.0, test: 1.0, contiguous: true };
     }
     let images = Arc::new(config.data.source.load()?);
-    let dataset = |split| {
-        config.data.dataset(images.clone(), split, config.seed).map_err(|m| TrainError::Usage(format!("data: {m}")))
-    };
+    let dataset = |split| config.data.dataset(images.clone(), split, config.seed).map_err(|m| config.error(m));
     let (mut split, mut set) = (Split::Test, dataset(Split::Test)?);
     if set.is_empty() {
         (split, set) = (Split::Val, dataset(Split::Val)?);

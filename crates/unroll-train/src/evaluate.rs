@@ -29,6 +29,8 @@ pub struct ItemImages {
     pub target: Vec<f32>,
     /// The input baseline `Aᴴy` (modulus for complex data).
     pub input: Vec<f32>,
+    /// The classical baseline (modulus for complex data).
+    pub baseline: Vec<f32>,
     /// The reconstruction (modulus for complex data).
     pub recon: Vec<f32>,
 }
@@ -122,13 +124,19 @@ pub fn evaluate<S: Simulation>(
         let size = c * h * w;
         for k in 0..n {
             let part = |v: &[f32]| v[k * size..(k + 1) * size].to_vec();
-            let (t, i, r) = (part(&target), part(&input), part(&recon));
+            let (t, i, r, b) = (part(&target), part(&input), part(&recon), part(&baseline));
             results.push(ItemResult {
                 index: chunk[k],
                 recon: item_metrics(&t, &r, [c, h, w]),
                 input: item_metrics(&t, &i, [c, h, w]),
-                baseline: item_metrics(&t, &part(&baseline), [c, h, w]),
-                images: keep_images.then_some(ItemImages { shape: [c, h, w], target: t, input: i, recon: r }),
+                baseline: item_metrics(&t, &b, [c, h, w]),
+                images: keep_images.then_some(ItemImages {
+                    shape: [c, h, w],
+                    target: t,
+                    input: i,
+                    baseline: b,
+                    recon: r,
+                }),
             });
         }
     }
@@ -136,8 +144,7 @@ pub fn evaluate<S: Simulation>(
 }
 
 /// Writes `metrics.json` (per item and mean, reconstruction and input), `metrics.csv` and one PNG
-/// panel per item (target | input | reconstruction | |error|, first channel, each scaled by the
-/// target's maximum) into `out`.
+/// panel per item (see [`panel`]) into `out`.
 pub fn write_report(out: &Path, results: &[ItemResult], summary: &EvalSummary, label: &str) -> Result<(), TrainError> {
     std::fs::create_dir_all(out).map_err(|e| TrainError::file(out, e))?;
     let items: Vec<serde_json::Value> = results
@@ -160,23 +167,93 @@ pub fn write_report(out: &Path, results: &[ItemResult], summary: &EvalSummary, l
     for r in results {
         if let Some(images) = &r.images {
             let path = out.join(format!("panel_{:04}.png", r.index));
-            panel(images).save(&path).map_err(|e| TrainError::file(&path, e))?;
+            panel(images, [r.input.psnr, r.baseline.psnr, r.recon.psnr])
+                .save(&path)
+                .map_err(|e| TrainError::file(&path, e))?;
         }
     }
     Ok(())
 }
 
-/// `target | input | reconstruction | |error|` side by side, 8-bit grey.
-fn panel(images: &ItemImages) -> image::GrayImage {
+/// Panel tiles are upscaled (nearest neighbour) to at least this many pixels in height.
+const PANEL_MIN_HEIGHT: usize = 256;
+
+/// `target | input | baseline | reconstruction | error` side by side (first channel): images in
+/// grey scaled by the target's maximum, the error `|target − reconstruction|` in a black → red →
+/// yellow → white map scaled to a quarter of the maximum; tiles 2–4 carry their PSNR in dB, top left.
+fn panel(images: &ItemImages, psnr: [f64; 3]) -> image::RgbImage {
     let [_, h, w] = images.shape;
+    let zoom = PANEL_MIN_HEIGHT.div_ceil(h).max(1);
     let scale = images.target[..h * w].iter().fold(1e-12f32, |m, &v| m.max(v));
-    let error: Vec<f32> = images.target.iter().zip(&images.recon).map(|(t, r)| (t - r).abs()).collect();
-    let tiles = [&images.target, &images.input, &images.recon, &error];
-    image::GrayImage::from_fn((4 * w) as u32, h as u32, |x, y| {
-        let (tile, col) = (x as usize / w, x as usize % w);
-        let v = tiles[tile][y as usize * w + col] / scale;
-        image::Luma([(v.clamp(0.0, 1.0) * 255.0).round() as u8])
-    })
+    let grey = |v: f32| {
+        let g = ((v / scale).clamp(0.0, 1.0) * 255.0).round() as u8;
+        [g, g, g]
+    };
+    let heat = |v: f32| {
+        let t = (4.0 * v / scale).clamp(0.0, 1.0) * 3.0;
+        let channel = |x: f32| (x.clamp(0.0, 1.0) * 255.0).round() as u8;
+        [channel(t), channel(t - 1.0), channel(t - 2.0)]
+    };
+    let tiles = [&images.target, &images.input, &images.baseline, &images.recon];
+    let mut out = image::RgbImage::from_fn((5 * w * zoom) as u32, (h * zoom) as u32, |x, y| {
+        let (tile, col, row) = (x as usize / (w * zoom), x as usize % (w * zoom) / zoom, y as usize / zoom);
+        let (t, r) = (images.target[row * w + col], images.recon[row * w + col]);
+        image::Rgb(if tile < 4 { grey(tiles[tile][row * w + col]) } else { heat((t - r).abs()) })
+    });
+    for (tile, value) in psnr.iter().enumerate() {
+        draw_label(&mut out, ((tile + 1) * w * zoom + 4) as u32, 4, &format!("{value:.2}dB"));
+    }
+    out
+}
+
+/// 3×5 bitmap glyphs of the characters a PSNR label needs, one `u16` per glyph (row-major bits).
+fn glyph(c: char) -> u16 {
+    match c {
+        '0' => 0b111_101_101_101_111,
+        '1' => 0b010_110_010_010_111,
+        '2' => 0b111_001_111_100_111,
+        '3' => 0b111_001_111_001_111,
+        '4' => 0b101_101_111_001_001,
+        '5' => 0b111_100_111_001_111,
+        '6' => 0b111_100_111_101_111,
+        '7' => 0b111_001_010_010_010,
+        '8' => 0b111_101_111_101_111,
+        '9' => 0b111_101_111_001_111,
+        '.' => 0b000_000_000_000_010,
+        '-' => 0b000_000_111_000_000,
+        'd' => 0b001_001_111_101_111,
+        'B' => 0b110_101_110_101_110,
+        _ => 0,
+    }
+}
+
+/// Draws `text` in white on a black box at `(x, y)`, glyphs scaled 3×.
+fn draw_label(image: &mut image::RgbImage, x: u32, y: u32, text: &str) {
+    const SCALE: u32 = 3;
+    let (width, height) = (text.chars().count() as u32 * 4 * SCALE + SCALE, 7 * SCALE);
+    for dy in 0..height {
+        for dx in 0..width {
+            if x + dx < image.width() && y + dy < image.height() {
+                image.put_pixel(x + dx, y + dy, image::Rgb([0, 0, 0]));
+            }
+        }
+    }
+    for (k, c) in text.chars().enumerate() {
+        let bits = glyph(c);
+        for row in 0..5u32 {
+            for col in 0..3u32 {
+                if bits >> (14 - (row * 3 + col)) & 1 == 1 {
+                    for (sy, sx) in (0..SCALE).flat_map(|a| (0..SCALE).map(move |b| (a, b))) {
+                        let px = x + SCALE + (k as u32 * 4 + col) * SCALE + sx;
+                        let py = y + SCALE + row * SCALE + sy;
+                        if px < image.width() && py < image.height() {
+                            image.put_pixel(px, py, image::Rgb([255, 255, 255]));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Reconstructs measurements `y` of `op` (no target needed), in the measurement's units. A sample
