@@ -224,6 +224,20 @@ fn malformed_configs_and_data_files_give_one_clear_error() {
     }
     std::fs::write(broken.join("metadata.json"), "{ garbage").unwrap();
     command("eval_corrupt_package", &["eval", "--checkpoint", s(&broken)], &["metadata.json"]);
+    let renormalised = d.join("renormalised.pkg");
+    std::fs::create_dir_all(&renormalised).unwrap();
+    for file in ["config.toml", "model.safetensors"] {
+        std::fs::copy(package.join(file), renormalised.join(file)).unwrap();
+    }
+    let metadata = std::fs::read_to_string(package.join("metadata.json")).unwrap();
+    assert!(metadata.contains("\"min_scale\": 1e-8"), "{metadata}");
+    std::fs::write(renormalised.join("metadata.json"), metadata.replace("\"min_scale\": 1e-8", "\"min_scale\": 1.0"))
+        .unwrap();
+    command(
+        "package_other_normalisation",
+        &["eval", "--checkpoint", s(&renormalised)],
+        &["metadata.json", "normalisation"],
+    );
     let torn = d.join("torn.pkg");
     std::fs::create_dir_all(&torn).unwrap();
     for file in ["config.toml", "metadata.json"] {

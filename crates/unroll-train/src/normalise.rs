@@ -4,6 +4,7 @@
 //! and inference do the same).
 
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 use unroll_models::Reconstructor;
 use unroll_physics::{LinearOperator, Signal};
 
@@ -15,6 +16,25 @@ pub fn per_sample_max(x: Tensor<4>) -> Tensor<1> {
 
 /// The smallest normalisation scale `max |Aᴴy|`; below it a measurement counts as empty.
 pub const MIN_SCALE: f64 = 1e-8;
+
+/// How a model's inputs and outputs are scaled: part of its contract, stored in its package so an
+/// inference program knows what the weights expect.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Normalisation {
+    /// The measurement is divided by `s = max(max |Aᴴy|, min_scale)` per sample and the output
+    /// multiplied by `s` (zero when `max |Aᴴy| ≤ min_scale`); training targets were the clean images
+    /// scaled to `[0, 1]` per image, divided by the same `s`.
+    AdjointMax {
+        /// The smallest scale.
+        min_scale: f64,
+    },
+}
+
+impl Normalisation {
+    /// The convention of [`forward`].
+    pub const CURRENT: Normalisation = Normalisation::AdjointMax { min_scale: MIN_SCALE };
+}
 
 /// Runs the model on a batch with the normalisation convention of the module docs. Returns the
 /// iterates in normalised units and the per-sample scale `s`.

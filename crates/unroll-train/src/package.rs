@@ -14,6 +14,7 @@ use crate::checkpoint;
 use crate::config::ExperimentConfig;
 use crate::error::TrainError;
 use crate::files;
+use crate::normalise::Normalisation;
 use crate::trainer::{ModelShape, TrainSummary};
 
 /// What a package says about itself.
@@ -31,8 +32,8 @@ pub struct Metadata {
     pub image_shape: [usize; 3],
     /// The forward problem the model was trained for (operator, mask, noise, FFT convention).
     pub problem: ProblemConfig,
-    /// How inputs are scaled.
-    pub normalisation: String,
+    /// How inputs and outputs are scaled.
+    pub normalisation: Normalisation,
     /// Training outcome, when the run finished.
     pub training: Option<TrainSummary>,
 }
@@ -105,9 +106,7 @@ pub fn export(run: &RunFolder, out: &Path) -> Result<Metadata, TrainError> {
         channels: run.shape.channels,
         image_shape: run.shape.image_shape,
         problem: run.config.data.problem.clone(),
-        normalisation: "measurements are divided by the per-sample maximum of |Aᴴy| before the network and \
-                        the output is multiplied back; training targets were scaled to [0, 1] per image"
-            .to_string(),
+        normalisation: Normalisation::CURRENT,
         training: run.summary.clone(),
     };
     let config = toml::to_string_pretty(&run.config).expect("config serialises");
@@ -122,6 +121,12 @@ pub fn load(dir: &Path, device: &Device) -> Result<Package, TrainError> {
     let bytes = std::fs::read(&meta_path).map_err(|e| TrainError::file(&meta_path, format!("not a package: {e}")))?;
     let metadata: Metadata =
         serde_json::from_slice(&bytes).map_err(|e| TrainError::file(&meta_path, format!("corrupt metadata: {e}")))?;
+    if metadata.normalisation != Normalisation::CURRENT {
+        return Err(TrainError::file(
+            &meta_path,
+            format!("normalisation {:?}; this version runs {:?}", metadata.normalisation, Normalisation::CURRENT),
+        ));
+    }
     let config = ExperimentConfig::load(&dir.join("config.toml"), &[])?;
     let weights = dir.join("model.safetensors");
     if !weights.exists() {
