@@ -10,4 +10,6 @@ pub mod simulate;
 pub use dataset::{AugmentConfig, DataConfig, Item, SimulationBatcher, SourceConfig, Split, SplitConfig, SplitDataset};
 pub use error::{DataError, FileContext};
 pub use readers::{Array, FastMriVolume, Image};
-pub use simulate::{Measured, ProblemConfig, Simulation, SimulationVisitor, gaussian_psf};
+pub use simulate::{
+    Acquisition, CoilMapSource, CoilMaps, Measured, ProblemConfig, Simulation, SimulationVisitor, gaussian_psf,
+};

@@ -12,10 +12,10 @@ use burn::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use unroll_physics::coils::birdcage_maps;
+use unroll_physics::coils::{birdcage_maps, estimate_maps_from_acs};
 use unroll_physics::{
-    Blur, BlurBoundary, Complex, CompressedSensing, Fft2, Identity, Inpainting, LinearOperator, MaskConfig,
-    MultiCoilMri, NoiseModel, Radon, Scaled, Signal,
+    Blur, BlurBoundary, Complex, CompressedSensing, Family, Fft2, Identity, Inpainting, LinearOperator, MaskConfig,
+    MultiCoilMri, NoiseModel, Physics, Radon, Scaled, Signal,
 };
 
 /// A simulated batch: the operator with its per-sample parameters, the measurement and the target.
@@ -29,14 +29,78 @@ pub struct Measured<Op: LinearOperator> {
     pub target: Op::Domain,
 }
 
+/// The per-sample acquisition parameters of a batch, drawn by a simulation or read off real data,
+/// from which [`Simulation::operator`] builds the operator: the one path from parameters to
+/// operator, shared by simulation, evaluation and inference.
+#[derive(Clone, Debug)]
+pub enum Acquisition {
+    /// Cartesian MRI: the sampling mask and its ACS region (0/1, `[N|1, 1, 1|H, W]`) and the coil maps.
+    Mri {
+        /// Sampled k-space (1 = sampled).
+        mask: Tensor<4>,
+        /// The fully sampled centre.
+        acs: Tensor<4>,
+        /// Where the coil maps come from.
+        maps: CoilMaps,
+    },
+    /// Blur: PSFs `[N|1, 1, k, k]` for images of `image` = `[H, W]`.
+    Blur {
+        /// The PSFs (each summing to 1).
+        psf: Tensor<4>,
+        /// Image size.
+        image: [usize; 2],
+    },
+    /// Inpainting: observed-pixel masks `[N|1, 1, H, W]` (1 = observed).
+    Inpainting {
+        /// The masks.
+        mask: Tensor<4>,
+    },
+    /// Problems whose operator has no per-sample parameters (denoising, compressed sensing,
+    /// tomography): the device to build it on.
+    Fixed {
+        /// The device.
+        device: Device,
+    },
+}
+
+impl Acquisition {
+    /// The family name, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Acquisition::Mri { .. } => "MRI",
+            Acquisition::Blur { .. } => "blur",
+            Acquisition::Inpainting { .. } => "inpainting",
+            Acquisition::Fixed { .. } => "fixed-operator",
+        }
+    }
+}
+
+fn mismatch(problem: &str, acquisition: &Acquisition) -> String {
+    format!("{problem} problem cannot use a {} acquisition", acquisition.kind())
+}
+
+/// The coil maps of an MRI acquisition.
+#[derive(Clone, Debug)]
+pub enum CoilMaps {
+    /// Single-coil data (no maps).
+    Single,
+    /// Known maps `[N|1, C, H, W]` (simulated, or a file's `sensitivity_map`).
+    Given(Complex<4>),
+    /// Estimated from the ACS of this (masked) k-space `[N, C, H, W]`, as DIRECT does.
+    FromAcs(Complex<4>),
+}
+
 /// A measurement simulator for one operator type.
 pub trait Simulation: Clone + Send + Sync + 'static {
     /// The operator it builds.
-    type Op: LinearOperator + Clone + Send + 'static;
+    type Op: Physics + Clone + Send + 'static;
 
     /// Simulates the measurement of the clean batch `clean` (`[N, C, H, W]`), sample `n` from
     /// `seeds[n]`.
     fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Self::Op>;
+
+    /// The operator of an acquisition; an error if the acquisition is of another family.
+    fn operator(&self, acquisition: Acquisition) -> Result<Self::Op, String>;
 
     /// Channels the model sees for `image_channels` clean channels (complex signals double them).
     fn model_channels(&self, image_channels: usize) -> usize {
@@ -90,6 +154,10 @@ pub enum ProblemConfig {
         /// Peak amplitude (radians) of a smooth random phase given to the image; 0 = real image.
         #[serde(default)]
         phase: f64,
+        /// The coil maps the model's operator uses: estimated from the ACS of the measured k-space
+        /// (default, as at inference on real data) or the true simulated ones.
+        #[serde(default)]
+        coil_maps: CoilMapSource,
     },
     /// Gaussian blur with a per-sample width drawn uniformly from `sigma = [min, max]` pixels.
     Blur {
@@ -140,6 +208,17 @@ pub enum ProblemConfig {
     },
 }
 
+/// Where the coil maps of simulated MRI come from (see [`ProblemConfig::MulticoilMri`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoilMapSource {
+    /// Estimated from the ACS of the simulated k-space, as at inference.
+    #[default]
+    Acs,
+    /// The true simulated maps.
+    True,
+}
+
 fn default_coils() -> usize {
     8
 }
@@ -148,6 +227,30 @@ fn default_kernel() -> usize {
 }
 
 impl ProblemConfig {
+    /// The config name (`kind`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProblemConfig::MulticoilMri { .. } => "multicoil_mri",
+            ProblemConfig::Blur { .. } => "blur",
+            ProblemConfig::Inpainting { .. } => "inpainting",
+            ProblemConfig::Denoising { .. } => "denoising",
+            ProblemConfig::CompressedSensing { .. } => "compressed_sensing",
+            ProblemConfig::Tomography { .. } => "tomography",
+        }
+    }
+
+    /// The operator family.
+    pub fn family(&self) -> Family {
+        match self {
+            ProblemConfig::MulticoilMri { .. } => Family::Mri,
+            ProblemConfig::Blur { .. } => Family::Blur,
+            ProblemConfig::Inpainting { .. } => Family::Inpainting,
+            ProblemConfig::Denoising { .. } => Family::Denoising,
+            ProblemConfig::CompressedSensing { .. } => Family::CompressedSensing,
+            ProblemConfig::Tomography { .. } => Family::Tomography,
+        }
+    }
+
     /// Checks the parameters, naming the offending one.
     pub fn validate(&self) -> Result<(), String> {
         let noise = match self {
@@ -239,8 +342,8 @@ impl ProblemConfig {
     /// Runs `visitor` on the concrete simulation for images of shape `[C, H, W]`.
     pub fn visit<V: SimulationVisitor>(&self, image: [usize; 3], visitor: V) -> V::Output {
         match self.clone() {
-            ProblemConfig::MulticoilMri { coils, mask, noise, fft, phase } => {
-                visitor.visit(MriSimulation { coils, mask, noise, fft, phase })
+            ProblemConfig::MulticoilMri { coils, mask, noise, fft, phase, coil_maps } => {
+                visitor.visit(MriSimulation { coils, mask, noise, fft, phase, coil_maps })
             }
             ProblemConfig::Blur { sigma, kernel_size, boundary, noise } => {
                 visitor.visit(BlurSimulation { sigma, kernel_size, boundary, noise })
@@ -286,19 +389,24 @@ pub struct MriSimulation {
     noise: NoiseModel,
     fft: Fft2,
     phase: f64,
+    coil_maps: CoilMapSource,
 }
+
+/// Width of the Gaussian taper of ACS map estimates (DIRECT's default).
+pub const ACS_TAPER: f64 = 0.7;
 
 impl Simulation for MriSimulation {
     type Op = MultiCoilMri;
 
+    /// The k-space is simulated with the true (birdcage) maps; the returned operator has the maps
+    /// of `coil_maps`.
     fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<MultiCoilMri> {
         let [n, c, h, w] = clean.dims();
         assert_eq!(c, 1, "MRI simulation takes single-channel images");
         let device = clean.device();
-        let mask = Tensor::cat(
-            seeds.iter().map(|&s| self.mask.generate([h, w], rng(s, 1).random()).to_tensor(&device)).collect(),
-            0,
-        );
+        let sampling: Vec<_> = seeds.iter().map(|&s| self.mask.generate([h, w], rng(s, 1).random())).collect();
+        let mask = Tensor::cat(sampling.iter().map(|m| m.to_tensor(&device)).collect(), 0);
+        let acs = Tensor::cat(sampling.iter().map(|m| m.acs_tensor(&device)).collect(), 0);
         let target = if self.phase > 0.0 {
             let phases: Vec<f32> =
                 seeds.iter().flat_map(|&s| smooth_phase([h, w], self.phase, &mut rng(s, 2))).collect();
@@ -307,22 +415,42 @@ impl Simulation for MriSimulation {
         } else {
             Complex::from_real(clean)
         };
-        let op = if self.coils == 1 {
-            MultiCoilMri::single_coil(mask, self.fft)
-        } else {
+        let true_maps = (self.coils > 1).then(|| {
             let maps: Vec<Complex<4>> = seeds
                 .iter()
                 .map(|&s| birdcage_maps([h, w], self.coils, 1.5, rng(s, 3).random::<f64>() * 2.0 * PI, &device))
                 .collect();
-            let maps = Complex::new(
+            Complex::new(
                 Tensor::cat(maps.iter().map(|m| m.re.clone()).collect(), 0),
                 Tensor::cat(maps.into_iter().map(|m| m.im).collect(), 0),
-            );
-            MultiCoilMri::new(maps, mask, self.fft)
+            )
+        });
+        let maps = true_maps.clone().map_or(CoilMaps::Single, CoilMaps::Given);
+        let true_op = self.operator(Acquisition::Mri { mask: mask.clone(), acs: acs.clone(), maps }).expect("MRI");
+        let clean_k = true_op.forward(target.clone());
+        let y = self.noise.apply_complex(clean_k, &noise_seeds(seeds)).mul_real(mask.clone());
+        let op = match (true_maps, self.coil_maps) {
+            (Some(_), CoilMapSource::Acs) => {
+                self.operator(Acquisition::Mri { mask, acs, maps: CoilMaps::FromAcs(y.clone()) }).expect("MRI")
+            }
+            _ => true_op,
         };
-        let clean_k = op.forward(target.clone());
-        let y = self.noise.apply_complex(clean_k, &noise_seeds(seeds)).mul_real(op.mask().clone());
         Measured { op, y, target }
+    }
+
+    fn operator(&self, acquisition: Acquisition) -> Result<MultiCoilMri, String> {
+        let Acquisition::Mri { mask, acs, maps } = acquisition else {
+            return Err(mismatch("an MRI", &acquisition));
+        };
+        let op = match maps {
+            CoilMaps::Single => MultiCoilMri::single_coil(mask, self.fft),
+            CoilMaps::Given(maps) => MultiCoilMri::new(maps, mask, self.fft),
+            CoilMaps::FromAcs(kspace) => {
+                let maps = estimate_maps_from_acs(kspace, acs.clone(), Some(ACS_TAPER), self.fft).detach();
+                MultiCoilMri::new(maps, mask, self.fft)
+            }
+        };
+        Ok(op.with_acs(acs))
     }
 
     fn model_channels(&self, image_channels: usize) -> usize {
@@ -373,9 +501,16 @@ impl Simulation for BlurSimulation {
             })
             .collect();
         let psf = Tensor::from_data(TensorData::new(psfs, [seeds.len(), 1, k, k]), &device);
-        let op = Blur::new(psf, [h, w], self.boundary);
+        let op = self.operator(Acquisition::Blur { psf, image: [h, w] }).expect("blur");
         let y = self.noise.apply(op.forward(clean.clone()), &noise_seeds(seeds));
         Measured { op, y, target: clean }
+    }
+
+    fn operator(&self, acquisition: Acquisition) -> Result<Blur, String> {
+        match acquisition {
+            Acquisition::Blur { psf, image } => Ok(Blur::new(psf, image, self.boundary)),
+            other => Err(mismatch("a blur", &other)),
+        }
     }
 
     /// Wiener deconvolution with a constant noise-to-signal ratio `λ` (Tikhonov; closed form for
@@ -421,9 +556,17 @@ impl Simulation for InpaintingSimulation {
                 (0..h * w).map(move |_| f32::from(u8::from(rng.random::<f64>() < self.keep))).collect::<Vec<_>>()
             })
             .collect();
-        let op = Inpainting::new(Tensor::from_data(TensorData::new(masks, [n, 1, h, w]), &clean.device()));
+        let mask = Tensor::from_data(TensorData::new(masks, [n, 1, h, w]), &clean.device());
+        let op = self.operator(Acquisition::Inpainting { mask }).expect("inpainting");
         let y = op.forward(self.noise.apply(clean.clone(), &noise_seeds(seeds)));
         Measured { op, y, target: clean }
+    }
+
+    fn operator(&self, acquisition: Acquisition) -> Result<Inpainting, String> {
+        match acquisition {
+            Acquisition::Inpainting { mask } => Ok(Inpainting::new(mask)),
+            other => Err(mismatch("an inpainting", &other)),
+        }
     }
 
     fn baseline(&self, op: &Inpainting, y: Tensor<4>) -> Tensor<4> {
@@ -447,6 +590,13 @@ impl Simulation for DenoisingSimulation {
     fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Identity> {
         let y = self.noise.apply(clean.clone(), &noise_seeds(seeds));
         Measured { op: Identity, y, target: clean }
+    }
+
+    fn operator(&self, acquisition: Acquisition) -> Result<Identity, String> {
+        match acquisition {
+            Acquisition::Fixed { .. } => Ok(Identity),
+            other => Err(mismatch("a denoising", &other)),
+        }
     }
 
     fn baseline(&self, _: &Identity, y: Tensor<4>) -> Tensor<4> {
@@ -497,7 +647,7 @@ impl<Op: LinearOperator<Domain = Tensor<4>> + Clone> FixedOperatorSimulation<Op>
         Self { build, built: Arc::default(), noise, image, baseline, baseline_name }
     }
 
-    fn operator(&self, device: &Device) -> Scaled<Op> {
+    fn cached(&self, device: &Device) -> Scaled<Op> {
         let mut built = self.built.lock().expect("operator cache poisoned");
         if let Some((_, op)) = built.iter().find(|(d, _)| d == device) {
             return op.clone();
@@ -513,13 +663,21 @@ impl<Op: LinearOperator<Domain = Tensor<4>> + Clone> FixedOperatorSimulation<Op>
 impl<Op> Simulation for FixedOperatorSimulation<Op>
 where
     Op: LinearOperator<Domain = Tensor<4>, Range = Tensor<4>> + Clone + Send + Sync + 'static,
+    Scaled<Op>: Physics + LinearOperator<Domain = Tensor<4>, Range = Tensor<4>>,
 {
     type Op = Scaled<Op>;
 
     fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<Scaled<Op>> {
-        let op = self.operator(&clean.device());
+        let op = self.cached(&clean.device());
         let y = self.noise.apply(op.forward(clean.clone()), &noise_seeds(seeds));
         Measured { op, y, target: clean }
+    }
+
+    fn operator(&self, acquisition: Acquisition) -> Result<Scaled<Op>, String> {
+        match acquisition {
+            Acquisition::Fixed { device } => Ok(self.cached(&device)),
+            other => Err(mismatch("a fixed-operator", &other)),
+        }
     }
 
     fn baseline(&self, op: &Scaled<Op>, y: Tensor<4>) -> Tensor<4> {

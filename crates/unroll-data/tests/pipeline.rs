@@ -7,10 +7,10 @@ use burn::data::dataset::Dataset;
 use burn::prelude::*;
 use unroll_data::readers::Image;
 use unroll_data::{
-    AugmentConfig, DataConfig, ProblemConfig, Simulation, SimulationBatcher, SimulationVisitor, SourceConfig, Split,
-    SplitConfig,
+    AugmentConfig, CoilMapSource, DataConfig, ProblemConfig, Simulation, SimulationBatcher, SimulationVisitor,
+    SourceConfig, Split, SplitConfig,
 };
-use unroll_physics::{BlurBoundary, LinearOperator, MaskConfig, NoiseModel, Signal};
+use unroll_physics::{BlurBoundary, LinearOperator, MaskConfig, NoiseModel, Physics, Signal};
 
 fn images(count: usize) -> Arc<Vec<Image>> {
     Arc::new(
@@ -111,6 +111,7 @@ fn every_problem_simulates_reproducibly() {
             noise,
             fft: Default::default(),
             phase: 1.0,
+            coil_maps: CoilMapSource::True,
         },
         ProblemConfig::Blur { sigma: [0.5, 2.0], kernel_size: 5, boundary: BlurBoundary::Zero, noise },
         ProblemConfig::Inpainting { keep: 0.5, noise },
@@ -121,4 +122,36 @@ fn every_problem_simulates_reproducibly() {
         problem.validate().unwrap();
         problem.visit([1, 16, 16], Check { shape: [1, 16, 16] });
     }
+}
+
+/// By default the simulated MRI operator carries maps estimated from the ACS of its own k-space (as
+/// at inference): normalised to Σ|S|² = 1 on the support, not the true maps, and the ACS is kept.
+#[test]
+fn simulated_mri_estimates_its_maps_from_the_acs() {
+    struct Maps;
+    impl SimulationVisitor for Maps {
+        type Output = ();
+        fn visit<S: Simulation>(self, simulation: S) {
+            let device = Device::flex();
+            let clean = Tensor::<4>::ones([2, 1, 16, 16], &device) * 0.5;
+            let batch = simulation.simulate(clean, &[1, 2]);
+            let view = batch.op.mri().expect("an MRI operator");
+            let acs = view.op.acs().expect("the ACS is kept").clone();
+            let mask = view.op.mask().clone();
+            // The ACS lies inside the mask.
+            assert_eq!((acs.clone() - mask).clamp_min(0.0).sum().into_scalar::<f64>(), 0.0);
+            assert!(acs.sum().into_scalar::<f64>() >= 2.0);
+            let rss = view.op.maps().expect("multi-coil").clone().rss();
+            let (min, max) = (rss.clone().min().into_scalar::<f64>(), rss.max().into_scalar::<f64>());
+            assert!(min > 0.99 && max < 1.01, "estimated maps not normalised: RSS in [{min}, {max}]");
+        }
+    }
+    let problem: ProblemConfig = toml::from_str(
+        r#"kind = "multicoil_mri"
+coils = 4
+mask = { kind = "equispaced_fraction", acceleration = 4, center_fraction = 0.15 }"#,
+    )
+    .unwrap();
+    assert!(matches!(problem, ProblemConfig::MulticoilMri { coil_maps: CoilMapSource::Acs, .. }));
+    problem.visit([1, 16, 16], Maps);
 }

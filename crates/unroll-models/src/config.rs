@@ -2,7 +2,9 @@
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use unroll_physics::LinearOperator;
+use unroll_physics::{Family, Physics, ViewKind};
+
+use crate::context::{ModelContext, check_views};
 
 use crate::pgd::{UnrolledPgd, UnrolledPgdConfig};
 use crate::reconstructor::Reconstructor;
@@ -27,8 +29,22 @@ impl ModelConfig {
         }
     }
 
-    /// Builds the model for signals with `channels` network channels.
-    pub fn init(&self, channels: usize, device: &Device) -> Model {
+    /// The views of its operator the model needs (see [`unroll_physics::Physics`]); the generic
+    /// models need none.
+    pub fn needs(&self) -> &'static [ViewKind] {
+        match self {
+            ModelConfig::UnrolledPgd(_) | ModelConfig::Unet(_) => &[],
+        }
+    }
+
+    /// Checks that the model can serve `problem` (of `family`): an error naming both otherwise.
+    pub fn check_serves(&self, problem: &str, family: Family) -> Result<(), String> {
+        check_views(self.name(), self.needs(), problem, family)
+    }
+
+    /// Builds the model for `context` (which [`ModelConfig::check_serves`] accepted).
+    pub fn init(&self, context: &ModelContext, device: &Device) -> Model {
+        let channels = context.channels;
         match self {
             ModelConfig::UnrolledPgd(c) => Model::UnrolledPgd(c.init(channels, device)),
             ModelConfig::Unet(c) => Model::Unet(UnetPostProcessing::new(c, channels, device)),
@@ -54,7 +70,9 @@ pub enum Model {
     Unet(UnetPostProcessing),
 }
 
-impl<Op: LinearOperator> Reconstructor<Op> for Model {
+/// Every model serves every operator of the physics crate: a model that needs a view finds it,
+/// since [`ModelConfig::check_serves`] accepted the pairing when the config was loaded.
+impl<Op: Physics> Reconstructor<Op> for Model {
     fn reconstruct(&self, op: &Op, y: Op::Range) -> Vec<Op::Domain> {
         match self {
             Model::UnrolledPgd(m) => m.reconstruct(op, y),

@@ -3,14 +3,20 @@
 //! Every model implements [`Reconstructor`] for the operators it supports: it receives the
 //! operator (with its per-sample parameters) and the measurement inside the forward pass and returns
 //! all its iterates, so losses can weigh intermediate estimates. Models consume tensors, never files.
+//! A model is built from a [`ModelContext`] (channels, image shape, problem, operator family);
+//! operator-specific models reach the parts they need through the typed views of
+//! [`unroll_physics::Physics`], and [`ModelConfig::check_serves`] refuses, at config load, a model
+//! whose views the problem's family does not offer. The steps to add a model: `README.md`.
 
 pub mod blocks;
 pub mod config;
+pub mod context;
 pub mod pgd;
 pub mod reconstructor;
 pub mod unet;
 
 pub use config::{Model, ModelConfig};
+pub use context::ModelContext;
 pub use pgd::{UnrolledPgd, UnrolledPgdConfig};
 pub use reconstructor::Reconstructor;
 pub use unet::{Unet, UnetConfig, UnetPostProcessing};

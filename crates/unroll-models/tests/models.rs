@@ -3,9 +3,12 @@
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use unroll_models::{ModelConfig, Reconstructor, UnetConfig, UnrolledPgdConfig};
+use unroll_models::context::check_views;
+use unroll_models::{ModelConfig, ModelContext, Reconstructor, UnetConfig, UnrolledPgdConfig};
 use unroll_physics::coils::birdcage_maps;
-use unroll_physics::{Blur, BlurBoundary, Complex, Fft2, LinearOperator, MaskConfig, MultiCoilMri, Signal};
+use unroll_physics::{
+    Blur, BlurBoundary, Complex, Family, Fft2, LinearOperator, MaskConfig, MultiCoilMri, Signal, ViewKind,
+};
 
 fn mri(device: &Device) -> (MultiCoilMri, Complex<4>) {
     let mask = MaskConfig::EquispacedFraction { acceleration: 4.0, center_fraction: 0.1 }
@@ -15,6 +18,11 @@ fn mri(device: &Device) -> (MultiCoilMri, Complex<4>) {
     let x = Complex::<4>::zeros([2, 1, 20, 18], device).randn_like(3);
     let y = op.forward(x);
     (op, y)
+}
+
+/// The context of a model on `channels`-channel signals of `family`.
+fn context(channels: usize, image_shape: [usize; 3], family: Family) -> ModelContext {
+    ModelContext { channels, image_shape, problem: "test", family }
 }
 
 #[test]
@@ -51,7 +59,7 @@ fn gradients_reach_every_parameter() {
             let error = model.reconstruct_final(&op, y.clone()).image() - target.clone() * 0.9;
             (error.clone() * error).mean()
         };
-        let model = config.init(2, &device);
+        let model = config.init(&context(2, [1, 20, 18], Family::Mri), &device);
         let grads = GradientsParams::from_grads(loss(&model).backward(), &model);
         let mut optim = AdamConfig::new().init();
         let model = optim.step(1e-2, model, grads);
@@ -72,7 +80,8 @@ fn models_work_on_real_signals_and_odd_sizes() {
     let psf = Tensor::<4>::ones([1, 1, 3, 3], &device) / 9.0;
     let op = Blur::new(psf, [13, 11], BlurBoundary::Circular);
     let y = Tensor::<4>::zeros([1, 1, 13, 11], &device).randn_like(1);
-    let unet = ModelConfig::Unet(UnetConfig { chans: 4, pools: 2, dropout: 0.0 }).init(1, &device);
+    let unet = ModelConfig::Unet(UnetConfig { chans: 4, pools: 2, dropout: 0.0 })
+        .init(&context(1, [1, 13, 11], Family::Blur), &device);
     assert_eq!(unet.reconstruct_final(&op, y.clone()).dims(), [1, 1, 13, 11]);
     let pgd = ModelConfig::UnrolledPgd(UnrolledPgdConfig {
         iterations: 2,
@@ -81,7 +90,7 @@ fn models_work_on_real_signals_and_odd_sizes() {
         layers: 2,
         initial_step: 0.5,
     })
-    .init(1, &device);
+    .init(&context(1, [1, 13, 11], Family::Blur), &device);
     assert_eq!(pgd.reconstruct(&op, y).len(), 2);
 }
 
@@ -150,4 +159,21 @@ fn gradient_max_abs<M: Module>(model: &M, grads: &GradientsParams, id: ParamId) 
     let mut finder = Finder { id, grads, found: None };
     model.visit(&mut finder);
     finder.found
+}
+
+/// A model is refused, naming it and the problem, for a family that lacks a view it needs; the
+/// generic models serve every family.
+#[test]
+fn a_model_needing_a_missing_view_is_refused() {
+    let err = check_views("e2e_varnet", &[ViewKind::Mri], "blur", Family::Blur).unwrap_err();
+    assert!(err.contains("e2e_varnet") && err.contains("`blur`") && err.contains("MRI view"), "{err}");
+    assert!(check_views("e2e_varnet", &[ViewKind::Mri], "multicoil_mri", Family::Mri).is_ok());
+    assert!(check_views("galaxy_admm", &[ViewKind::Blur, ViewKind::Real], "blur", Family::Blur).is_ok());
+    let err = check_views("dr_cg_net", &[ViewKind::Real], "multicoil_mri", Family::Mri).unwrap_err();
+    assert!(err.contains("real-image view"), "{err}");
+    for family in [Family::Mri, Family::Blur, Family::Tomography, Family::CompressedSensing] {
+        for model in [ModelConfig::UnrolledPgd(Default::default()), ModelConfig::Unet(Default::default())] {
+            assert!(model.check_serves("any", family).is_ok());
+        }
+    }
 }

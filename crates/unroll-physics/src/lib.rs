@@ -4,11 +4,13 @@
 //!
 //! Layout conventions: every tensor is batched, `[N, C, H, W]` with `N` samples; complex signals are
 //! [`Complex`] pairs of real planes; arrays are indexed `[row, column]`. Each operator implements
-//! [`LinearOperator`] (forward, adjoint, normal operator, `prox_l2`, operator norm).
+//! [`LinearOperator`] (forward, adjoint, normal operator, `prox_l2`, operator norm) and [`Physics`]
+//! (its family and the typed views it gives models).
 
 pub mod blur;
 pub mod coils;
 pub mod complex;
+pub mod family;
 pub mod fft;
 pub mod host_fft;
 pub mod masks;
@@ -20,6 +22,7 @@ pub mod simple;
 
 pub use blur::{Blur, BlurBoundary};
 pub use complex::Complex;
+pub use family::{BlurView, Family, MriView, Physics, RealView, Same, ViewKind};
 pub use fft::{Fft2, FftDirection, FftEngine, FftNorm};
 pub use masks::{MaskConfig, SamplingMask};
 pub use mri::MultiCoilMri;

@@ -19,23 +19,36 @@ pub struct MultiCoilMri {
     maps: Option<Complex<4>>,
     /// Sampling mask, 1 = sampled, broadcastable to `[N, C, H, W]`.
     mask: Tensor<4>,
+    /// The fully sampled centre (ACS), shaped like the mask; `None` if unknown.
+    acs: Option<Tensor<4>>,
     fft: Fft2,
 }
 
 impl MultiCoilMri {
     /// SENSE operator with the given coil maps and mask.
     pub fn new(maps: Complex<4>, mask: Tensor<4>, fft: Fft2) -> Self {
-        Self { maps: Some(maps), mask, fft }
+        Self { maps: Some(maps), mask, acs: None, fft }
     }
 
     /// Single-coil operator `A x = M ⊙ F x`.
     pub fn single_coil(mask: Tensor<4>, fft: Fft2) -> Self {
-        Self { maps: None, mask, fft }
+        Self { maps: None, mask, acs: None, fft }
     }
 
     /// The sampling mask.
     pub fn mask(&self) -> &Tensor<4> {
         &self.mask
+    }
+
+    /// The same operator with its ACS region (1 = auto-calibration line, shaped like the mask).
+    pub fn with_acs(mut self, acs: Tensor<4>) -> Self {
+        self.acs = Some(acs);
+        self
+    }
+
+    /// The ACS region, if known.
+    pub fn acs(&self) -> Option<&Tensor<4>> {
+        self.acs.as_ref()
     }
 
     /// The coil maps (`None` for single-coil).

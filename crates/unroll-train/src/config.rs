@@ -6,11 +6,20 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use unroll_data::{DataConfig, ProblemConfig, SourceConfig};
-use unroll_models::ModelConfig;
+use unroll_models::{ModelConfig, ModelContext};
 
 use crate::error::TrainError;
 use crate::losses::{LossConfig, LossTerm};
 use crate::metrics::SSIM_WINDOW;
+
+/// What the network was built for: its input channels and the clean image shape `[C, H, W]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelShape {
+    /// Network input channels.
+    pub channels: usize,
+    /// Image shape `[C, H, W]`.
+    pub image_shape: [usize; 3],
+}
 
 /// A whole experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -251,6 +260,9 @@ impl ExperimentConfig {
         self.data.problem.validate().map_err(|e| format!("data.problem: {e}"))?;
         self.data.split.validate().map_err(|e| format!("data.split: {e}"))?;
         self.model.validate().map_err(|e| format!("model: {e}"))?;
+        self.model
+            .check_serves(self.data.problem.name(), self.data.problem.family())
+            .map_err(|e| format!("model: {e}"))?;
         self.loss.validate().map_err(|e| format!("loss: {e}"))?;
         if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
             return Err(format!("optimizer.lr must be a positive number, got {}", self.optimizer.lr));
@@ -323,6 +335,16 @@ impl ExperimentConfig {
         match &self.file {
             Some(file) => TrainError::Config { file: file.clone(), message },
             None => TrainError::Usage(message),
+        }
+    }
+
+    /// What the model is built for, given its channels and image shape.
+    pub fn model_context(&self, shape: ModelShape) -> ModelContext {
+        ModelContext {
+            channels: shape.channels,
+            image_shape: shape.image_shape,
+            problem: self.data.problem.name(),
+            family: self.data.problem.family(),
         }
     }
 

@@ -14,7 +14,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use unroll_data::{Simulation, SimulationBatcher, SplitDataset};
 use unroll_models::Model;
-use unroll_physics::{LinearOperator, Signal};
+use unroll_physics::{LinearOperator, Physics, Signal};
 
 use crate::error::TrainError;
 use crate::metrics::{Metrics, volume_metrics};
@@ -258,7 +258,7 @@ fn draw_label(image: &mut image::RgbImage, x: u32, y: u32, text: &str) {
 
 /// Reconstructs measurements `y` of `op` (no target needed), in the measurement's units. A sample
 /// whose `Aᴴy` is zero everywhere has nothing to reconstruct: its output is defined as zero.
-pub fn reconstruct<Op: LinearOperator>(model: &Model, op: &Op, y: Op::Range) -> Op::Domain {
+pub fn reconstruct<Op: Physics>(model: &Model, op: &Op, y: Op::Range) -> Op::Domain {
     let (mut iterates, scale) = forward(model, op, y);
     let empty = scale.clone().lower_equal_elem(MIN_SCALE);
     iterates.pop().expect("at least one iterate").mul_per_sample(scale.mask_fill(empty, 0.0))

@@ -11,11 +11,11 @@ use unroll_data::ProblemConfig;
 use unroll_models::Model;
 
 use crate::checkpoint;
-use crate::config::ExperimentConfig;
+use crate::config::{ExperimentConfig, ModelShape};
 use crate::error::TrainError;
 use crate::files;
 use crate::normalise::Normalisation;
-use crate::trainer::{ModelShape, TrainSummary};
+use crate::trainer::TrainSummary;
 
 /// What a package says about itself.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -84,7 +84,7 @@ impl RunFolder {
     /// The model with the run's weights on `device`.
     pub fn model(&self, device: &Device) -> Result<Model, TrainError> {
         let bytes = std::fs::read(&self.weights).map_err(|e| TrainError::file(&self.weights, e))?;
-        let model = self.config.model.init(self.shape.channels, device);
+        let model = self.config.model.init(&self.config.model_context(self.shape), device);
         checkpoint::load_model_bytes(model, bytes, &self.weights)
     }
 }
@@ -132,7 +132,8 @@ pub fn load(dir: &Path, device: &Device) -> Result<Package, TrainError> {
     if !weights.exists() {
         return Err(TrainError::file(&weights, "missing"));
     }
-    let mut model = config.model.init(metadata.channels, device);
+    let shape = ModelShape { channels: metadata.channels, image_shape: metadata.image_shape };
+    let mut model = config.model.init(&config.model_context(shape), device);
     model
         .load_from(&mut SafetensorsStore::from_file(&weights))
         .map_err(|e| TrainError::file(&weights, format!("weights do not fit the model: {e}")))?;

@@ -30,21 +30,12 @@ use unroll_models::Model;
 use unroll_physics::Signal;
 
 use crate::checkpoint::{self, EpochRecord, LoopState};
-use crate::config::{ExperimentConfig, OptimizerKind};
+use crate::config::{ExperimentConfig, ModelShape, OptimizerKind};
 use crate::error::TrainError;
 use crate::evaluate::{self, EvalSummary};
 use crate::files;
 use crate::logs::{RunLog, StepRecord};
 use crate::normalise::{forward, per_sample_max};
-
-/// What the network was built for: its input channels and the clean image shape `[C, H, W]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelShape {
-    /// Network input channels.
-    pub channels: usize,
-    /// Image shape `[C, H, W]`.
-    pub image_shape: [usize; 3],
-}
 
 /// Options of one training run.
 #[derive(Clone, Debug)]
@@ -175,8 +166,9 @@ fn run<S: Simulation>(
     let adevice = devices[0].clone();
     let device = adevice.clone().inner();
     adevice.seed(config.seed);
-    let channels = simulation.model_channels(train_set.item_shape().expect("non-empty")[0]);
-    let mut model = config.model.init(channels, &adevice);
+    let image_shape = train_set.item_shape().expect("non-empty");
+    let shape = ModelShape { channels: simulation.model_channels(image_shape[0]), image_shape };
+    let mut model = config.model.init(&config.model_context(shape), &adevice);
     let mut optim = optimizer(config);
     let mut state = LoopState::default();
     if options.resume {
@@ -193,7 +185,6 @@ fn run<S: Simulation>(
     std::fs::create_dir_all(out).map_err(|e| TrainError::file(out, e))?;
     let config_text = toml::to_string_pretty(config).expect("config serialises");
     files::write_atomic(&out.join("config.toml"), config_text.as_bytes())?;
-    let shape = ModelShape { channels, image_shape: train_set.item_shape().expect("non-empty") };
     files::write_atomic(&out.join("model.json"), &serde_json::to_vec_pretty(&shape).expect("json"))?;
 
     let mut log = RunLog::open(out, options.resume.then_some((state.step, state.epoch)))?;
@@ -449,15 +440,4 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
-}
-
-/// Builds the model of `config` for the data shape and loads weights from `weights` (burnpack bytes).
-pub fn load_model(
-    config: &ExperimentConfig,
-    channels: usize,
-    weights: Vec<u8>,
-    path: &Path,
-    device: &Device,
-) -> Result<Model, TrainError> {
-    checkpoint::load_model_bytes(config.model.init(channels, device), weights, path)
 }

@@ -79,13 +79,14 @@ fn checkpoints_are_atomic_and_round_trip() {
     let adevice = device.clone().autodiff();
     let target = Tensor::<4>::zeros([2, 1, 8, 8], &adevice).randn_like(1);
     let noisy = target.clone() + target.randn_like(2) * 0.1;
+    let context = config.model_context(unroll_train::config::ModelShape { channels: 1, image_shape: [1, 8, 8] });
     let train_step = |model: Model, optim: &mut ModuleOptimizer| {
         let error = model.reconstruct_final(&Identity, noisy.clone()) - target.clone();
         let grads = GradientsParams::from_grads((error.clone() * error).mean().backward(), &model);
         optim.step(1e-3, model, grads)
     };
     // Two steps before saving, so the optimiser holds non-trivial moments and a step count.
-    let mut model = config.model.init(1, &adevice);
+    let mut model = config.model.init(&context, &adevice);
     let mut optim = optimizer(&config);
     for _ in 0..2 {
         model = train_step(model, &mut optim);
@@ -101,7 +102,7 @@ fn checkpoints_are_atomic_and_round_trip() {
     std::fs::write(out.join("checkpoint.tmp/model.bpk"), b"partial").unwrap();
     let dir_found = checkpoint::find(out).unwrap();
     let (loaded, mut loaded_optim, loaded_state) =
-        checkpoint::load(&dir_found, config.model.init(1, &adevice), optimizer(&config)).unwrap();
+        checkpoint::load(&dir_found, config.model.init(&context, &adevice), optimizer(&config)).unwrap();
     assert_eq!(loaded_state, state);
     assert_eq!(checkpoint::model_bytes(&loaded).unwrap(), checkpoint::model_bytes(&model).unwrap());
     // The resumed pair takes the same next step as the original, bit for bit, and that step is not
@@ -119,7 +120,8 @@ fn checkpoints_are_atomic_and_round_trip() {
     assert!(!out.join("checkpoint.old").exists() && !out.join("checkpoint.tmp").exists());
     // A corrupt checkpoint is an error naming the file, not a panic.
     std::fs::write(out.join("checkpoint/model.bpk"), b"garbage").unwrap();
-    let err =
-        checkpoint::load(&out.join("checkpoint"), config.model.init(1, &device), optimizer(&config)).err().unwrap();
+    let err = checkpoint::load(&out.join("checkpoint"), config.model.init(&context, &device), optimizer(&config))
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("model.bpk"), "{err}");
 }

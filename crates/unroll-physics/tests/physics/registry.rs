@@ -12,7 +12,7 @@ use unroll_physics::coils::birdcage_maps;
 use unroll_physics::operator::{norms, to_vec};
 use unroll_physics::{
     Blur, BlurBoundary, Complex, CompressedSensing, Fft2, FftNorm, Identity, Inpainting, LinearOperator, MaskConfig,
-    MultiCoilMri, Radon, Scaled, Signal,
+    MultiCoilMri, Physics, Radon, Scaled, Signal, ViewKind,
 };
 
 use crate::common::devices;
@@ -442,4 +442,47 @@ fn power_method_matches_known_norms() {
         let k = iterations_for(&label, &eigenvalues);
         dense(&label, op.operator_norm(randn4([BATCH, 1, 6, 5], 10, &device), k), eigenvalues);
     }
+}
+
+/// The views an operator offers.
+fn offered<Op: Physics>(op: &Op) -> Vec<ViewKind> {
+    let mut views = Vec::new();
+    if op.mri().is_some() {
+        views.push(ViewKind::Mri);
+    }
+    if op.blur().is_some() {
+        views.push(ViewKind::Blur);
+    }
+    if op.real().is_some() {
+        views.push(ViewKind::Real);
+    }
+    views
+}
+
+/// Every operator offers exactly the views its family lists, and a view acts like the operator: the
+/// MRI view's parts rebuild the adjoint, `reduce(Fᴴ(M ⊙ y)) = Aᴴy`.
+#[test]
+fn every_operator_offers_the_views_of_its_family() {
+    let device = Device::flex();
+    let d = &device;
+    let [h, w] = SIZES[1];
+    fn check_views<Op: Physics>(op: &Op) {
+        assert_eq!(offered(op), Op::FAMILY.views(), "{}", Op::FAMILY);
+    }
+    let (mri_op, _, y) = mri(Fft2::CENTRED_ORTHO, 3, [h, w], d);
+    check_views(&mri_op);
+    let view = mri_op.mri().expect("MRI view");
+    let fft = view.op.fft();
+    let coil_images = fft.inverse((view.kspace.to)(y.clone()).mul_real(view.op.mask().clone()));
+    let through_view = (view.image.from)(view.op.reduce(coil_images));
+    let difference = through_view.sub(mri_op.adjoint(y)).abs_sq().max().into_scalar::<f64>();
+    assert!(difference < 1e-10, "MRI view's reduce(F^H(M y)) differs from A^H y by {difference}");
+
+    let (blur_op, _, _) = blur(BlurBoundary::Circular, [h, w], d);
+    check_views(&blur_op);
+    assert_eq!(blur_op.blur().expect("blur view").op.transfer().dims()[2..], [h, w]);
+    check_views(&Inpainting::new(randn4([1, 1, h, w], 9, d).greater_elem(0.0).float()));
+    check_views(&Identity);
+    check_views(&Scaled { inner: CompressedSensing::gaussian(h * w / 4, [1, h, w], 3, d), factor: 1.0 });
+    check_views(&Scaled { inner: Radon::new(h, &Radon::uniform_angles(7), d), factor: 1.0 });
 }
