@@ -73,8 +73,10 @@ enum Command {
         /// The exported package.
         #[arg(long)]
         model: PathBuf,
-        /// The measurement: fastMRI-layout HDF5 k-space for MRI packages, an image or 2D .npy for
-        /// denoising/deblurring packages.
+        /// The measurement: fastMRI-layout HDF5 k-space (MRI); an image or 2D .npy (deblurring,
+        /// denoising, inpainting); a .npy of [m] or [N, m] measurements of the package's Gaussian
+        /// matrix (compressed sensing); a .npy sinogram [detectors, angles] or [N, detectors,
+        /// angles] of line integrals in pixel units (tomography).
         #[arg(long)]
         input: PathBuf,
         /// Output folder.
@@ -84,6 +86,10 @@ enum Command {
         /// the training range].
         #[arg(long)]
         psf_sigma: Option<f64>,
+        /// Inpainting: the observed-pixel mask (image or 2D .npy, non-zero = observed)
+        /// [default: pixels that are exactly 0 in every channel are missing].
+        #[arg(long)]
+        mask: Option<PathBuf>,
         /// Compute backend [default: flex].
         #[arg(long, value_enum)]
         backend: Option<BackendKind>,
@@ -113,10 +119,11 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             let metadata = package::export(&RunFolder::open(&checkpoint)?, &out)?;
             println!("exported {} ({}) to {}", metadata.name, metadata.model, out.display());
         }
-        Command::Infer { model, input, out, psf_sigma, backend } => {
+        Command::Infer { model, input, out, psf_sigma, mask, backend } => {
             let device = backend.unwrap_or_default().device();
             let package = package::load(&model, &device)?;
-            let images = infer::infer(&package, &InferOptions { input, out_dir: out.clone(), psf_sigma }, &device)?;
+            let images =
+                infer::infer(&package, &InferOptions { input, out_dir: out.clone(), psf_sigma, mask }, &device)?;
             println!("reconstructed {} image(s) into {}", images.len(), out.display());
         }
         Command::Inspect { path } => print!("{}", commands::inspect(&path)?),

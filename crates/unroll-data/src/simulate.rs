@@ -13,6 +13,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use unroll_physics::coils::{birdcage_maps, estimate_maps_from_acs};
+use unroll_physics::masks::acs_columns;
+
+use crate::readers::FastMriVolume;
 use unroll_physics::{
     Blur, BlurBoundary, Complex, CompressedSensing, Family, Fft2, Identity, Inpainting, LinearOperator, MaskConfig,
     MultiCoilMri, NoiseModel, Physics, Radon, Scaled, Signal,
@@ -64,6 +67,27 @@ pub enum Acquisition {
 }
 
 impl Acquisition {
+    /// The acquisition of slice `slice` of measured k-space, and that k-space `[1, C, H, W]`: the
+    /// mask is the columns with any non-zero value (over coils and rows), the ACS the sampled block
+    /// around the DC column ([`acs_columns`], which follows `fft.centred`), and the maps are
+    /// estimated from the ACS (none for single-coil data).
+    pub fn from_kspace(volume: &FastMriVolume, slice: usize, fft: Fft2, device: &Device) -> (Self, Complex<4>) {
+        let [_, coils, h, w] = volume.shape;
+        let plane = coils * h * w;
+        let (re, im) = (&volume.kspace_re[slice * plane..][..plane], &volume.kspace_im[slice * plane..][..plane]);
+        let sampled: Vec<bool> =
+            (0..w).map(|col| (0..coils * h).any(|row| re[row * w + col] != 0.0 || im[row * w + col] != 0.0)).collect();
+        let columns = |v: &[bool]| {
+            let values = v.iter().map(|&s| f32::from(u8::from(s))).collect::<Vec<_>>();
+            Tensor::<4>::from_data(TensorData::new(values, [1, 1, 1, w]), device)
+        };
+        let (mask, acs) = (columns(&sampled), columns(&acs_columns(&sampled, fft.centred)));
+        let part = |v: &[f32]| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, coils, h, w]), device);
+        let k = Complex::new(part(re), part(im));
+        let maps = if coils == 1 { CoilMaps::Single } else { CoilMaps::FromAcs(k.clone()) };
+        (Acquisition::Mri { mask, acs, maps }, k)
+    }
+
     /// The family name, for messages.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -101,6 +125,16 @@ pub trait Simulation: Clone + Send + Sync + 'static {
 
     /// The operator of an acquisition; an error if the acquisition is of another family.
     fn operator(&self, acquisition: Acquisition) -> Result<Self::Op, String>;
+
+    /// A measurement in physical units (of the unscaled operator, e.g. a sinogram of line
+    /// integrals) in the units of [`Simulation::operator`]'s operator.
+    fn from_physical(
+        &self,
+        _op: &Self::Op,
+        y: <Self::Op as LinearOperator>::Range,
+    ) -> <Self::Op as LinearOperator>::Range {
+        y
+    }
 
     /// Channels the model sees for `image_channels` clean channels (complex signals double them).
     fn model_channels(&self, image_channels: usize) -> usize {
@@ -678,6 +712,11 @@ where
             Acquisition::Fixed { device } => Ok(self.cached(&device)),
             other => Err(mismatch("a fixed-operator", &other)),
         }
+    }
+
+    /// `c·y` for the unit-norm operator `c·A`.
+    fn from_physical(&self, op: &Scaled<Op>, y: Tensor<4>) -> Tensor<4> {
+        y * op.factor
     }
 
     fn baseline(&self, op: &Scaled<Op>, y: Tensor<4>) -> Tensor<4> {

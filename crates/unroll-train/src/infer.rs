@@ -1,22 +1,28 @@
-//! Inference on new measurements with an exported package (no target needed).
+//! Inference on new measurements with an exported package (no target needed), for every problem.
+//! The operator is built from the measurement's acquisition by the problem's own factory
+//! ([`Simulation::operator`]), the one simulation and evaluation use.
 //!
-//! * MRI packages take a fastMRI-layout HDF5 file (`kspace`, `(slices, coils, H, W)` complex): the
-//!   mask is read off the data (sampled = non-zero columns), coil maps are estimated from the fully
-//!   sampled centre (ACS) with DIRECT's recipe, and every slice is reconstructed.
-//! * Denoising and deblurring packages take an image (PNG/JPEG/NPY) as the measurement; deblurring
-//!   uses a Gaussian PSF of the given width (default: the middle of the training range).
+//! | problem | `--input` | acquisition |
+//! |---|---|---|
+//! | MRI | fastMRI-layout HDF5 (`kspace`, `(slices, coils, H, W)` complex) | mask = sampled columns, ACS = the sampled block around the centre, maps estimated from the ACS (single-coil: none) |
+//! | blur | image (PNG/JPEG) or 2D `.npy` | Gaussian PSF of `--psf-sigma` (default: middle of the training range) |
+//! | inpainting | image or 2D `.npy` | `--mask` (image or `.npy`, non-zero = observed); default: pixels that are exactly 0 in every channel are missing |
+//! | denoising | image or 2D `.npy` | — |
+//! | compressed sensing | `.npy` `[m]` or `[N, m]`: measurements `A x` of the package's Gaussian matrix | — |
+//! | tomography | `.npy` `[detectors, angles]` or `[N, detectors, angles]`: a sinogram of line integrals in pixel units | — |
 //!
-//! Outputs: `recon.npy` (`[N, H, W]` float32, modulus for complex images) and one PNG per slice.
+//! Outputs: `recon.npy` (`[N, H, W]` float32, modulus for complex images; first channel of colour
+//! images) and one PNG per slice; for HDF5 input also `reconstruction.h5` with dataset
+//! `reconstruction` `[slices, H, W]` float32, centre-cropped to the file's `reconstruction_rss`
+//! size when it has one (fastMRI's layout).
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use image::ImageDecoder;
 use npyz::WriterBuilder;
-use unroll_data::{ProblemConfig, gaussian_psf, readers};
-use unroll_physics::coils::estimate_maps_from_acs;
-use unroll_physics::masks::acs_columns;
-use unroll_physics::{Blur, BlurBoundary, Complex, Identity, MultiCoilMri, Signal};
+use unroll_data::{Acquisition, ProblemConfig, Simulation, SimulationVisitor, gaussian_psf, readers};
+use unroll_physics::{BlurBoundary, Complex, LinearOperator, Physics, Signal};
 
 use crate::error::TrainError;
 use crate::evaluate::reconstruct;
@@ -31,94 +37,187 @@ pub struct InferOptions {
     pub out_dir: PathBuf,
     /// Deblurring: standard deviation of the Gaussian PSF in pixels.
     pub psf_sigma: Option<f64>,
+    /// Inpainting: the observed-pixel mask.
+    pub mask: Option<PathBuf>,
+}
+
+/// A measurement and its acquisition, read off the input.
+struct Measurement {
+    acquisition: Acquisition,
+    values: Values,
+}
+
+/// Complex k-space (MRI) or real values (everything else), `[N, C, ..]`.
+enum Values {
+    Kspace(Complex<4>),
+    Real(Tensor<4>),
 }
 
 /// Runs the package on the input; returns the reconstructions `[N, H, W]` written to disk.
 pub fn infer(package: &Package, options: &InferOptions, device: &Device) -> Result<Vec<Vec<f32>>, TrainError> {
     let input = &options.input;
-    let (images, [h, w]) = match &package.metadata.problem {
-        ProblemConfig::MulticoilMri { fft, .. } => {
-            let volume = readers::read_fastmri(input)?;
-            let [slices, coils, h, w] = volume.shape;
-            let plane = h * w * coils;
-            let mut out = Vec::with_capacity(slices);
-            for s in 0..slices {
-                let part = |v: &[f32]| {
-                    Tensor::<4>::from_data(
-                        TensorData::new(v[s * plane..(s + 1) * plane].to_vec(), [1, coils, h, w]),
-                        device,
-                    )
-                };
-                let k = Complex::new(part(&volume.kspace_re), part(&volume.kspace_im));
-                let (mask, acs) = mask_from_kspace(
-                    &volume.kspace_re[s * plane..(s + 1) * plane],
-                    &volume.kspace_im[s * plane..(s + 1) * plane],
-                    [coils, h, w],
-                    fft.centred,
-                );
-                let mask_t = Tensor::<4>::from_data(TensorData::new(mask, [1, 1, 1, w]), device);
-                let acs_t = Tensor::<4>::from_data(TensorData::new(acs, [1, 1, 1, w]), device);
-                let op = if coils == 1 {
-                    MultiCoilMri::single_coil(mask_t, *fft)
-                } else {
-                    let maps = estimate_maps_from_acs(k.clone(), acs_t, Some(0.7), *fft);
-                    MultiCoilMri::new(maps, mask_t, *fft)
-                };
-                out.push(host(reconstruct(&package.model, &op, k).image()));
-            }
-            (out, [h, w])
-        }
-        ProblemConfig::Denoising { .. } | ProblemConfig::Blur { .. } => {
-            let image = read_measurement(input, package.metadata.image_shape[0])?;
-            let (c, h, w) = (image.channels, image.height, image.width);
-            let y = Tensor::<4>::from_data(TensorData::new(image.data, [1, c, h, w]), device);
-            let recon = match &package.metadata.problem {
-                ProblemConfig::Blur { sigma, kernel_size: k, boundary, .. } => {
-                    let s = options.psf_sigma.unwrap_or((sigma[0] + sigma[1]) / 2.0);
-                    let psf = Tensor::from_data(TensorData::new(gaussian_psf(*k, s), [1, 1, *k, *k]), device);
-                    // A `valid` blur's measurement is smaller than the image by the kernel's margin.
-                    let image = match boundary {
-                        BlurBoundary::Valid => [h + k - 1, w + k - 1],
-                        _ if *k > h.min(w) => {
-                            return Err(TrainError::file(
-                                input,
-                                format!("{h}x{w} is smaller than the package's {k}x{k} blur kernel"),
-                            ));
-                        }
-                        _ => [h, w],
-                    };
-                    reconstruct(&package.model, &Blur::new(psf, image, *boundary), y)
-                }
-                _ => reconstruct(&package.model, &Identity, y),
-            };
-            let [_, _, h, w] = recon.dims();
-            (vec![host(recon.narrow(1, 0, 1))], [h, w])
-        }
-        other => {
-            return Err(TrainError::Usage(format!(
-                "infer supports MRI (HDF5 k-space), denoising and deblurring packages; this package was trained for {other:?}"
-            )));
-        }
-    };
+    let problem = &package.metadata.problem;
+    let image_shape = package.metadata.image_shape;
+    let (measurements, crop) = read_measurements(problem, image_shape, options, device)?;
+    let mut images = problem.visit(image_shape, Infer { package, measurements, input, device })?;
+    if let Some(size) = crop {
+        images = images.into_iter().map(|(image, shape)| (centre_crop(&image, shape, size), size)).collect();
+    }
     if let Some((slice, index)) =
-        images.iter().enumerate().find_map(|(s, image)| image.iter().position(|v| !v.is_finite()).map(|i| (s, i)))
+        images.iter().enumerate().find_map(|(s, (image, _))| image.iter().position(|v| !v.is_finite()).map(|i| (s, i)))
     {
         return Err(TrainError::file(
             input,
             format!("the reconstruction of slice {slice} is not finite at pixel {index}; nothing was written"),
         ));
     }
-    write_outputs(&options.out_dir, &images, [h, w])?;
+    let shape = images[0].1;
+    let images: Vec<Vec<f32>> = images.into_iter().map(|(image, _)| image).collect();
+    write_outputs(&options.out_dir, &images, shape)?;
+    if matches!(problem, ProblemConfig::MulticoilMri { .. }) {
+        readers::write_reconstruction(&options.out_dir.join("reconstruction.h5"), &images, shape)?;
+    }
     Ok(images)
+}
+
+/// Reconstructs every measurement with the operator the problem's factory builds.
+struct Infer<'a> {
+    package: &'a Package,
+    measurements: Vec<Measurement>,
+    input: &'a Path,
+    device: &'a Device,
+}
+
+impl SimulationVisitor for Infer<'_> {
+    type Output = Result<Vec<(Vec<f32>, [usize; 2])>, TrainError>;
+
+    fn visit<S: Simulation>(self, simulation: S) -> Self::Output {
+        let [c, h, w] = self.package.metadata.image_shape;
+        let mut out = Vec::new();
+        for Measurement { acquisition, values } in self.measurements {
+            let fixed = matches!(acquisition, Acquisition::Fixed { .. });
+            let op = simulation.operator(acquisition).map_err(TrainError::Usage)?;
+            let y = match (values, op.mri(), op.real()) {
+                (Values::Kspace(k), Some(view), _) => (view.kspace.from)(k),
+                (Values::Real(v), _, Some(view)) => {
+                    // A fixed operator (CS, CT) expects measurements of one shape.
+                    if fixed {
+                        let zero = (view.image.from)(Tensor::zeros([1, c, h, w], self.device));
+                        let expected = (view.measurement.to)(op.forward(zero)).dims();
+                        if v.dims()[1..] != expected[1..] {
+                            return Err(TrainError::file(
+                                self.input,
+                                format!(
+                                    "measurements of shape {:?} per sample, but the package's operator gives {:?}",
+                                    &v.dims()[1..],
+                                    &expected[1..]
+                                ),
+                            ));
+                        }
+                    }
+                    simulation.from_physical(&op, (view.measurement.from)(v))
+                }
+                _ => unreachable!("measurements are read for the package's problem"),
+            };
+            let recon = reconstruct(&self.package.model, &op, y).image();
+            let [n, _, h, w] = recon.dims();
+            let data = host(recon.narrow(1, 0, 1));
+            out.extend(data.chunks(h * w).take(n).map(|c| (c.to_vec(), [h, w])));
+        }
+        Ok(out)
+    }
+}
+
+/// The measurements of the input for `problem`, and the size to crop reconstructions to.
+fn read_measurements(
+    problem: &ProblemConfig,
+    [channels, ..]: [usize; 3],
+    options: &InferOptions,
+    device: &Device,
+) -> Result<(Vec<Measurement>, Option<[usize; 2]>), TrainError> {
+    let input = &options.input;
+    let real = |t: Tensor<4>, acquisition| vec![Measurement { acquisition, values: Values::Real(t) }];
+    let fixed = Acquisition::Fixed { device: device.clone() };
+    let measurements = match problem {
+        ProblemConfig::MulticoilMri { fft, .. } => {
+            let volume = readers::read_fastmri(input)?;
+            let crop = volume.target.as_ref().map(|t| [t.shape[1], t.shape[2]]);
+            let measurements = (0..volume.shape[0])
+                .map(|s| {
+                    let (acquisition, k) = Acquisition::from_kspace(&volume, s, *fft, device);
+                    Measurement { acquisition, values: Values::Kspace(k) }
+                })
+                .collect();
+            return Ok((measurements, crop.filter(|&c| c != [volume.shape[2], volume.shape[3]])));
+        }
+        ProblemConfig::Blur { sigma, kernel_size: k, boundary, .. } => {
+            let (y, [h, w]) = read_image(input, channels, device)?;
+            let s = options.psf_sigma.unwrap_or((sigma[0] + sigma[1]) / 2.0);
+            let psf = Tensor::from_data(TensorData::new(gaussian_psf(*k, s), [1, 1, *k, *k]), device);
+            // A `valid` blur's measurement is smaller than the image by the kernel's margin.
+            let image = match boundary {
+                BlurBoundary::Valid => [h + k - 1, w + k - 1],
+                _ if *k > h.min(w) => {
+                    return Err(TrainError::file(
+                        input,
+                        format!("{h}x{w} is smaller than the package's {k}x{k} blur kernel"),
+                    ));
+                }
+                _ => [h, w],
+            };
+            real(y, Acquisition::Blur { psf, image })
+        }
+        ProblemConfig::Inpainting { .. } => {
+            let (y, [h, w]) = read_image(input, channels, device)?;
+            let mask = match &options.mask {
+                Some(path) => {
+                    let (mask, size) = read_image(path, 1, device)?;
+                    if size != [h, w] {
+                        return Err(TrainError::file(path, format!("mask of {size:?}, but the input is {h}x{w}")));
+                    }
+                    mask.not_equal_elem(0.0).float()
+                }
+                None => y.clone().abs().sum_dim(1).not_equal_elem(0.0).float(),
+            };
+            real(y, Acquisition::Inpainting { mask })
+        }
+        ProblemConfig::Denoising { .. } => real(read_image(input, channels, device)?.0, fixed),
+        ProblemConfig::CompressedSensing { .. } | ProblemConfig::Tomography { .. } => {
+            let array = readers::read_npy(input)?;
+            let cs = matches!(problem, ProblemConfig::CompressedSensing { .. });
+            let shape = match (cs, &array.shape[..]) {
+                (true, &[m]) => [1, 1, 1, m],
+                (true, &[n, m]) => [n, 1, 1, m],
+                (false, &[d, a]) => [1, 1, d, a],
+                (false, &[n, d, a]) => [n, 1, d, a],
+                _ => {
+                    let expected = if cs { "[m] or [N, m]" } else { "[detectors, angles] or [N, detectors, angles]" };
+                    let message = format!("measurements of shape {:?}; expected {expected}", array.shape);
+                    return Err(TrainError::file(input, message));
+                }
+            };
+            real(Tensor::from_data(TensorData::new(array.data, shape), device), fixed)
+        }
+    };
+    Ok((measurements, None))
 }
 
 fn host(t: Tensor<4>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
 }
 
-/// A measurement image with the package's `channels`: PNG/JPEG or a 2D NPY array (one channel).
-/// A colour image for a grey package (or the reverse) is an error, not a silent conversion.
-fn read_measurement(path: &Path, channels: usize) -> Result<readers::Image, TrainError> {
+/// The centre `[h, w]` crop of a `[H, W]` image (fastMRI's `center_crop`; no crop along an axis
+/// that is already smaller).
+pub fn centre_crop(image: &[f32], [height, width]: [usize; 2], [h, w]: [usize; 2]) -> Vec<f32> {
+    let (h, w) = (h.min(height), w.min(width));
+    let (top, left) = ((height - h) / 2, (width - w) / 2);
+    (top..top + h).flat_map(|r| image[r * width + left..r * width + left + w].iter().copied()).collect()
+}
+
+/// An image (PNG/JPEG, or a 2D NPY array for one channel) with the package's `channels`, as a
+/// `[1, C, H, W]` tensor. A colour image for a grey package (or the reverse) is an error, not a
+/// silent conversion.
+fn read_image(path: &Path, channels: usize, device: &Device) -> Result<(Tensor<4>, [usize; 2]), TrainError> {
     let name = path.to_string_lossy().to_lowercase();
     let image = if name.ends_with(".npy") {
         let array = readers::read_npy(path)?;
@@ -148,16 +247,8 @@ fn read_measurement(path: &Path, channels: usize) -> Result<readers::Image, Trai
             format!("has {} channel(s), but the package takes {channels}", image.channels),
         ));
     }
-    Ok(image)
-}
-
-/// Sampled columns (any non-zero value in the column, over coils and rows) and the ACS block
-/// around the DC column (see [`acs_columns`]).
-fn mask_from_kspace(re: &[f32], im: &[f32], [coils, h, w]: [usize; 3], centred: bool) -> (Vec<f32>, Vec<f32>) {
-    let sampled: Vec<bool> =
-        (0..w).map(|col| (0..coils * h).any(|row| re[row * w + col] != 0.0 || im[row * w + col] != 0.0)).collect();
-    let as_f32 = |v: &[bool]| v.iter().map(|&s| f32::from(u8::from(s))).collect();
-    (as_f32(&sampled), as_f32(&acs_columns(&sampled, centred)))
+    let (c, h, w) = (image.channels, image.height, image.width);
+    Ok((Tensor::from_data(TensorData::new(image.data, [1, c, h, w]), device), [h, w]))
 }
 
 /// Writes `recon.npy` and `recon_XXXX.png` (each slice scaled to its own maximum).

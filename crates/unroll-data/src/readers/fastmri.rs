@@ -46,6 +46,22 @@ pub fn read_fastmri(path: impl AsRef<Path>) -> Result<FastMriVolume> {
     read(path.as_ref(), None)
 }
 
+/// Writes `reconstruction` (`[slices, H, W]` float32, fastMRI's submission layout) to the HDF5 file
+/// `path`, atomically (a temporary file renamed into place).
+pub fn write_reconstruction(path: impl AsRef<Path>, images: &[Vec<f32>], [h, w]: [usize; 2]) -> Result<()> {
+    let path = path.as_ref();
+    let mut builder = hdf5_pure::FileBuilder::new();
+    let data: Vec<f32> = images.iter().flatten().copied().collect();
+    builder.create_dataset("reconstruction").with_f32_data(&data).with_shape(&[
+        images.len() as u64,
+        h as u64,
+        w as u64,
+    ]);
+    let tmp = path.with_extension("h5.tmp");
+    builder.write(&tmp).map_err(|e| h5_error(path, "dataset `reconstruction`", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| DataError::file(path, e))
+}
+
 /// Reads slice `slice` of a fastMRI file (`shape[0] == 1`).
 ///
 /// Only that slice is read from disk: the file is opened for streaming reads (metadata on

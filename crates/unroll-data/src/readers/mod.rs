@@ -16,7 +16,7 @@ use std::path::Path;
 
 use flate2::bufread::MultiGzDecoder;
 
-pub use self::fastmri::{FastMriVolume, read_fastmri, read_fastmri_slice};
+pub use self::fastmri::{FastMriVolume, read_fastmri, read_fastmri_slice, write_reconstruction};
 pub use self::image::{Image, list_images, read_image};
 pub use self::mnist::{read_digits_csv, read_idx_images, read_idx_labels};
 pub use self::nifti::{nifti_dims, read_nifti_slices};
