@@ -1,5 +1,5 @@
-//! `unroll eval`: reports (metrics, CSV, panels) from a run folder and from its package, and the
-//! same checkpoint on every backend.
+//! `unroll eval`: reports (metrics, CSV, panels) from a run folder and from its package, held-out
+//! images and fastMRI-layout k-space, and the same checkpoint on every backend.
 
 mod common;
 
@@ -36,6 +36,25 @@ fn eval_reports_and_agrees_across_package_and_backends() {
     let volume = repo().join("datasets/brain/ch2.nii.gz");
     ok(&unroll(&["eval", "--checkpoint", s(&run), "--data", s(&volume), "--out", s(&held_out)], dir.path()));
     assert_eq!(json(&held_out.join("metrics.json"))["items"].as_array().unwrap().len(), 12, "slices 80..92");
+
+    // Real k-space: a fastMRI-layout file (or a folder of them) is undersampled retrospectively with
+    // the experiment's mask and scored per volume, images cropped to `reconstruction_rss` (96×96 of
+    // the 192×96 oversampled grid).
+    for data in ["datasets/fastmri/brain_multicoil.h5", "datasets/fastmri"] {
+        let kspace = dir.path().join("kspace");
+        let out = ok(&unroll(
+            &["eval", "--checkpoint", s(&run), "--data", s(&fixture(data)), "--out", s(&kspace)],
+            dir.path(),
+        ));
+        assert!(out.contains("1 volumes") && out.contains("brain_multicoil.h5: PSNR"), "{out}");
+        let metrics = json(&kspace.join("metrics.json"));
+        assert_eq!(metrics["items"].as_array().unwrap().len(), 1, "one volume");
+        for of in ["recon", "input", "baseline"] {
+            let psnr = metrics["mean"][of]["psnr"].as_f64().unwrap();
+            assert!(psnr.is_finite() && psnr > 10.0, "{of}: {psnr}");
+        }
+        assert!(kspace.join("panel_0000.png").exists());
+    }
 
     // The same checkpoint on ndarray, and on wgpu when available, gives the same model output.
     let mut backends = vec!["ndarray"];

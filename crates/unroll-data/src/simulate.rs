@@ -82,10 +82,36 @@ impl Acquisition {
             Tensor::<4>::from_data(TensorData::new(values, [1, 1, 1, w]), device)
         };
         let (mask, acs) = (columns(&sampled), columns(&acs_columns(&sampled, fft.centred)));
-        let part = |v: &[f32]| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, coils, h, w]), device);
-        let k = Complex::new(part(re), part(im));
-        let maps = if coils == 1 { CoilMaps::Single } else { CoilMaps::FromAcs(k.clone()) };
-        (Acquisition::Mri { mask, acs, maps }, k)
+        let k = kspace_slice(volume, slice, device);
+        (Self::mri(mask, acs, &k), k)
+    }
+
+    /// Retrospective undersampling of fully sampled slice `slice`: a mask drawn from `mask` with
+    /// `seed` (its ACS kept), `y = M ⊙ k`, maps from the ACS of `y`. Returns the acquisition, `y`
+    /// `[1, C, H, W]` and the target: the RSS of the fully sampled coil images `[1, 1, H, W]`
+    /// (fastMRI's `reconstruction_rss` before its centre crop). An error if the mask does not fit.
+    pub fn retrospective(
+        volume: &FastMriVolume,
+        slice: usize,
+        mask: &MaskConfig,
+        seed: u64,
+        fft: Fft2,
+        device: &Device,
+    ) -> Result<(Self, Complex<4>, Tensor<4>), String> {
+        let [_, _, h, w] = volume.shape;
+        mask.validate_for([h, w]).map_err(|e| format!("data.problem.mask: {e} (k-space of {h}x{w})"))?;
+        let sampling = mask.generate([h, w], seed);
+        let (mask, acs) = (sampling.to_tensor(device), sampling.acs_tensor(device));
+        let full = kspace_slice(volume, slice, device);
+        let target = fft.inverse(full.clone()).rss();
+        let y = full.mul_real(mask.clone());
+        Ok((Self::mri(mask, acs, &y), y, target))
+    }
+
+    /// An MRI acquisition with maps from the ACS of `k` (none for one coil).
+    fn mri(mask: Tensor<4>, acs: Tensor<4>, k: &Complex<4>) -> Self {
+        let maps = if k.dims()[1] == 1 { CoilMaps::Single } else { CoilMaps::FromAcs(k.clone()) };
+        Acquisition::Mri { mask, acs, maps }
     }
 
     /// The family name, for messages.
@@ -97,6 +123,16 @@ impl Acquisition {
             Acquisition::Fixed { .. } => "fixed-operator",
         }
     }
+}
+
+/// Slice `slice` of a volume's k-space, `[1, C, H, W]`.
+fn kspace_slice(volume: &FastMriVolume, slice: usize, device: &Device) -> Complex<4> {
+    let [_, coils, h, w] = volume.shape;
+    let plane = coils * h * w;
+    let part = |v: &[f32]| {
+        Tensor::<4>::from_data(TensorData::new(v[slice * plane..][..plane].to_vec(), [1, coils, h, w]), device)
+    };
+    Complex::new(part(&volume.kspace_re), part(&volume.kspace_im))
 }
 
 fn mismatch(problem: &str, acquisition: &Acquisition) -> String {

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
-use unroll_data::{Simulation, SimulationVisitor, SourceConfig, Split, SplitConfig, SplitDataset};
+use unroll_data::{ProblemConfig, Simulation, SimulationVisitor, SourceConfig, Split, SplitConfig, SplitDataset};
 use unroll_models::Model;
+use unroll_physics::{Fft2, MaskConfig};
 
 use crate::config::{BackendKind, ExperimentConfig};
 use crate::error::TrainError;
@@ -50,6 +51,12 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
         Some(path) => ExperimentConfig::load(path, &[])?,
         None => stored,
     };
+    if let (Some(data), ProblemConfig::MulticoilMri { mask, fft, .. }) = (&options.data, &config.data.problem) {
+        let volumes = hdf5_files(data)?;
+        if !volumes.is_empty() {
+            return eval_kspace(options, &config, &model, &volumes, (mask, *fft), &device);
+        }
+    }
     if let Some(data) = &options.data {
         // Held-out data is evaluated whole, in its own order: no split of it.
         config.data.source = with_path(config.data.source, data.clone());
@@ -75,6 +82,63 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
     let summary = EvalSummary::from_items(&results, baseline_name);
     evaluate::write_report(&options.out, &results, &summary, &format!("{} ({split:?} split)", config.name()))?;
     print!("{}", summary.table(&format!("{} ({split:?}, {} items)", config.name(), summary.items)));
+    println!("report: {}", options.out.display());
+    Ok(summary)
+}
+
+/// The fastMRI-layout files of `--data`: the file itself if it is HDF5, or the `.h5` files of a
+/// folder (sorted); empty for other data.
+fn hdf5_files(data: &Path) -> Result<Vec<PathBuf>, TrainError> {
+    let is_hdf5 = |path: &Path| {
+        let mut magic = [0u8; 8];
+        std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok()
+            && &magic == b"\x89HDF\r\n\x1a\n"
+    };
+    if !data.is_dir() {
+        return Ok(if is_hdf5(data) { vec![data.to_path_buf()] } else { vec![] });
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data)
+        .map_err(|e| TrainError::file(data, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "h5") && is_hdf5(p))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// `eval --data` on fastMRI-layout k-space (see [`evaluate::evaluate_kspace`]).
+fn eval_kspace(
+    options: &EvalOptions,
+    config: &ExperimentConfig,
+    model: &Model,
+    volumes: &[PathBuf],
+    (mask, fft): (&MaskConfig, Fft2),
+    device: &Device,
+) -> Result<EvalSummary, TrainError> {
+    struct KspaceVisitor<'a> {
+        model: &'a Model,
+        volumes: &'a [PathBuf],
+        acquisition: (&'a MaskConfig, Fft2, u64),
+        device: &'a Device,
+    }
+    impl SimulationVisitor for KspaceVisitor<'_> {
+        type Output = Result<(Vec<evaluate::ItemResult>, &'static str), TrainError>;
+        fn visit<S: Simulation>(self, simulation: S) -> Self::Output {
+            let results =
+                evaluate::evaluate_kspace(self.model, self.volumes, &simulation, self.acquisition, self.device, true)?;
+            Ok((results, simulation.baseline_name()))
+        }
+    }
+    let shape = [1, 1, 1];
+    let visitor = KspaceVisitor { model, volumes, acquisition: (mask, fft, config.seed), device };
+    let (results, baseline_name) = config.data.problem.visit(shape, visitor)?;
+    let summary = EvalSummary::from_items(&results, baseline_name);
+    let label = format!("{} on {} fastMRI volume(s)", config.name(), volumes.len());
+    evaluate::write_report(&options.out, &results, &summary, &label)?;
+    print!("{}", summary.table(&format!("{} ({} volumes)", config.name(), summary.items)));
+    for (result, path) in results.iter().zip(volumes) {
+        println!("  {}: PSNR {:.2} dB, SSIM {:.4}", path.display(), result.recon.psnr, result.recon.ssim);
+    }
     println!("report: {}", options.out.display());
     Ok(summary)
 }

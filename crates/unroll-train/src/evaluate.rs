@@ -12,9 +12,9 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use unroll_data::{Simulation, SimulationBatcher, SplitDataset};
+use unroll_data::{Acquisition, Simulation, SimulationBatcher, SplitDataset, readers};
 use unroll_models::Model;
-use unroll_physics::{LinearOperator, Physics, Signal};
+use unroll_physics::{Fft2, LinearOperator, MaskConfig, Physics, Signal};
 
 use crate::error::TrainError;
 use crate::metrics::{Metrics, volume_metrics};
@@ -88,6 +88,14 @@ impl EvalSummary {
     }
 }
 
+/// The centre `[h, w]` crop of a `[H, W]` image (fastMRI's `center_crop`; no crop along an axis
+/// that is already smaller).
+pub fn centre_crop(image: &[f32], [height, width]: [usize; 2], [h, w]: [usize; 2]) -> Vec<f32> {
+    let (h, w) = (h.min(height), w.min(width));
+    let (top, left) = ((height - h) / 2, (width - w) / 2);
+    (top..top + h).flat_map(|r| image[r * width + left..r * width + left + w].iter().copied()).collect()
+}
+
 fn host(t: Tensor<4>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
 }
@@ -98,6 +106,61 @@ fn item_metrics(target: &[f32], pred: &[f32], [c, h, w]: [usize; 3]) -> Metrics 
     let t: Vec<&[f32]> = t.iter().map(Vec::as_slice).collect();
     let p: Vec<&[f32]> = p.iter().map(Vec::as_slice).collect();
     volume_metrics(&t, &p, h, w).expect("reconstruction has the target's shape")
+}
+
+impl ItemResult {
+    /// The metrics of an item's images, which are kept if `keep_images`.
+    fn new(index: usize, images: ItemImages, keep_images: bool) -> Self {
+        let metrics = |pred: &[f32]| item_metrics(&images.target, pred, images.shape);
+        Self {
+            index,
+            recon: metrics(&images.recon),
+            input: metrics(&images.input),
+            baseline: metrics(&images.baseline),
+            images: keep_images.then_some(images),
+        }
+    }
+}
+
+/// Evaluates `model` on measured, fully sampled k-space (fastMRI-layout files `volumes`): every
+/// slice is undersampled retrospectively with `mask` (seeded by `seed`, the volume and the slice),
+/// reconstructed with the operator of [`Acquisition::retrospective`], and compared with the RSS of
+/// its fully sampled coil images. Images are centre-cropped to the file's `reconstruction_rss`
+/// size when it has one (readout oversampling removed, as fastMRI does). One item per volume:
+/// metrics over its slices with the volume's maximum as the data range (fastMRI's definition).
+pub fn evaluate_kspace<S: Simulation>(
+    model: &Model,
+    volumes: &[std::path::PathBuf],
+    simulation: &S,
+    (mask, fft, seed): (&MaskConfig, Fft2, u64),
+    device: &Device,
+    keep_images: bool,
+) -> Result<Vec<ItemResult>, TrainError> {
+    let mut results = Vec::with_capacity(volumes.len());
+    for (v, path) in volumes.iter().enumerate() {
+        let volume = readers::read_fastmri(path)?;
+        let [slices, _, height, width] = volume.shape;
+        let crop = volume.target.as_ref().map_or([height, width], |t| [t.shape[1], t.shape[2]]);
+        let [h, w] = [crop[0].min(height), crop[1].min(width)];
+        let mut images =
+            ItemImages { shape: [slices, h, w], target: vec![], input: vec![], baseline: vec![], recon: vec![] };
+        for s in 0..slices {
+            let slice_seed = seed ^ ((v as u64) << 32 | s as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let (acquisition, y, target) = Acquisition::retrospective(&volume, s, mask, slice_seed, fft, device)
+                .map_err(|e| TrainError::file(path, e))?;
+            let op = simulation.operator(acquisition).map_err(TrainError::Usage)?;
+            let y = (op.mri().expect("an MRI problem's operator has the MRI view").kspace.from)(y);
+            let (mut iterates, scale) = forward(model, &op, y.clone());
+            let recon = iterates.pop().expect("at least one iterate").mul_per_sample(scale).image();
+            let crop = |t: Tensor<4>| centre_crop(&host(t), [height, width], [h, w]);
+            images.recon.extend(crop(recon));
+            images.input.extend(crop(op.adjoint(y.clone()).image()));
+            images.baseline.extend(crop(simulation.baseline(&op, y).image()));
+            images.target.extend(crop(target));
+        }
+        results.push(ItemResult::new(v, images, keep_images));
+    }
+    Ok(results)
 }
 
 /// Evaluates `model` (on a non-autodiff device) on every item of `dataset`.
@@ -124,20 +187,14 @@ pub fn evaluate<S: Simulation>(
         let size = c * h * w;
         for k in 0..n {
             let part = |v: &[f32]| v[k * size..(k + 1) * size].to_vec();
-            let (t, i, r, b) = (part(&target), part(&input), part(&recon), part(&baseline));
-            results.push(ItemResult {
-                index: chunk[k],
-                recon: item_metrics(&t, &r, [c, h, w]),
-                input: item_metrics(&t, &i, [c, h, w]),
-                baseline: item_metrics(&t, &b, [c, h, w]),
-                images: keep_images.then_some(ItemImages {
-                    shape: [c, h, w],
-                    target: t,
-                    input: i,
-                    baseline: b,
-                    recon: r,
-                }),
-            });
+            let images = ItemImages {
+                shape: [c, h, w],
+                target: part(&target),
+                input: part(&input),
+                baseline: part(&baseline),
+                recon: part(&recon),
+            };
+            results.push(ItemResult::new(chunk[k], images, keep_images));
         }
     }
     Ok(results)

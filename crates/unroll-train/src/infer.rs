@@ -25,7 +25,7 @@ use unroll_data::{Acquisition, ProblemConfig, Simulation, SimulationVisitor, gau
 use unroll_physics::{BlurBoundary, Complex, LinearOperator, Physics, Signal};
 
 use crate::error::TrainError;
-use crate::evaluate::reconstruct;
+use crate::evaluate::{centre_crop, reconstruct};
 use crate::package::Package;
 
 /// Options of `unroll infer`.
@@ -204,14 +204,6 @@ fn read_measurements(
 
 fn host(t: Tensor<4>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
-}
-
-/// The centre `[h, w]` crop of a `[H, W]` image (fastMRI's `center_crop`; no crop along an axis
-/// that is already smaller).
-pub fn centre_crop(image: &[f32], [height, width]: [usize; 2], [h, w]: [usize; 2]) -> Vec<f32> {
-    let (h, w) = (h.min(height), w.min(width));
-    let (top, left) = ((height - h) / 2, (width - w) / 2);
-    (top..top + h).flat_map(|r| image[r * width + left..r * width + left + w].iter().copied()).collect()
 }
 
 /// An image (PNG/JPEG, or a 2D NPY array for one channel) with the package's `channels`, as a
