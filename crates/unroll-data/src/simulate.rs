@@ -69,8 +69,8 @@ pub enum Acquisition {
 impl Acquisition {
     /// The acquisition of slice `slice` of measured k-space, and that k-space `[1, C, H, W]`: the
     /// mask is the columns with any non-zero value (over coils and rows), the ACS the sampled block
-    /// around the DC column ([`acs_columns`], which follows `fft.centred`), and the maps are
-    /// estimated from the ACS (none for single-coil data).
+    /// around the DC column ([`acs_columns`], which follows `fft.centred`), and the maps the file's
+    /// `sensitivity_map`, or estimated from the ACS (none for single-coil data).
     pub fn from_kspace(volume: &FastMriVolume, slice: usize, fft: Fft2, device: &Device) -> (Self, Complex<4>) {
         let [_, coils, h, w] = volume.shape;
         let plane = coils * h * w;
@@ -83,11 +83,11 @@ impl Acquisition {
         };
         let (mask, acs) = (columns(&sampled), columns(&acs_columns(&sampled, fft.centred)));
         let k = kspace_slice(volume, slice, device);
-        (Self::mri(mask, acs, &k), k)
+        (Self::mri(mask, acs, &k, volume, slice), k)
     }
 
     /// Retrospective undersampling of fully sampled slice `slice`: a mask drawn from `mask` with
-    /// `seed` (its ACS kept), `y = M ⊙ k`, maps from the ACS of `y`. Returns the acquisition, `y`
+    /// `seed` (its ACS kept), `y = M ⊙ k`, maps from the file's `sensitivity_map` or the ACS of `y`. Returns the acquisition, `y`
     /// `[1, C, H, W]` and the target: the RSS of the fully sampled coil images `[1, 1, H, W]`
     /// (fastMRI's `reconstruction_rss` before its centre crop). An error if the mask does not fit.
     pub fn retrospective(
@@ -105,12 +105,17 @@ impl Acquisition {
         let full = kspace_slice(volume, slice, device);
         let target = fft.inverse(full.clone()).rss();
         let y = full.mul_real(mask.clone());
-        Ok((Self::mri(mask, acs, &y), y, target))
+        Ok((Self::mri(mask, acs, &y, volume, slice), y, target))
     }
 
-    /// An MRI acquisition with maps from the ACS of `k` (none for one coil).
-    fn mri(mask: Tensor<4>, acs: Tensor<4>, k: &Complex<4>) -> Self {
-        let maps = if k.dims()[1] == 1 { CoilMaps::Single } else { CoilMaps::FromAcs(k.clone()) };
+    /// An MRI acquisition of slice `slice` of `volume`, measured as `k`: the volume's
+    /// `sensitivity_map` if it has one, else maps from the ACS of `k` (none for one coil).
+    fn mri(mask: Tensor<4>, acs: Tensor<4>, k: &Complex<4>, volume: &FastMriVolume, slice: usize) -> Self {
+        let maps = match &volume.maps {
+            _ if k.dims()[1] == 1 => CoilMaps::Single,
+            Some((re, im)) => CoilMaps::Given(planes_slice(re, im, volume.shape, slice, &k.device())),
+            None => CoilMaps::FromAcs(k.clone()),
+        };
         Acquisition::Mri { mask, acs, maps }
     }
 
@@ -127,12 +132,16 @@ impl Acquisition {
 
 /// Slice `slice` of a volume's k-space, `[1, C, H, W]`.
 fn kspace_slice(volume: &FastMriVolume, slice: usize, device: &Device) -> Complex<4> {
-    let [_, coils, h, w] = volume.shape;
+    planes_slice(&volume.kspace_re, &volume.kspace_im, volume.shape, slice, device)
+}
+
+/// Slice `slice` of complex `[slices, C, H, W]` planes, `[1, C, H, W]`.
+fn planes_slice(re: &[f32], im: &[f32], [_, coils, h, w]: [usize; 4], slice: usize, device: &Device) -> Complex<4> {
     let plane = coils * h * w;
     let part = |v: &[f32]| {
         Tensor::<4>::from_data(TensorData::new(v[slice * plane..][..plane].to_vec(), [1, coils, h, w]), device)
     };
-    Complex::new(part(&volume.kspace_re), part(&volume.kspace_im))
+    Complex::new(part(re), part(im))
 }
 
 fn mismatch(problem: &str, acquisition: &Acquisition) -> String {

@@ -686,3 +686,26 @@ fn readers_fastmri_corrupt_bytes() {
         }
     }
 }
+
+/// A `sensitivity_map` beside k-space is read with it (same complex layouts, same slices), and an
+/// acquisition read off the file uses those maps; one of another shape is refused.
+#[test]
+fn readers_fastmri_sensitivity_map() {
+    let path = fixture("fastmri_sensitivity_map.h5");
+    let volume = read_fastmri(&path).unwrap();
+    let (re, im) = volume.maps.as_ref().expect("sensitivity_map read");
+    assert_eq!(re.len(), 2 * 4 * 4);
+    // re = 100 c + 10 h + w, im = re / 2.
+    assert_eq!((re[1 * 16 + 2 * 4 + 3], im[1 * 16 + 2 * 4 + 3]), (123.0, 61.5));
+    assert!(read_fastmri(fixture("fastmri_ri_multicoil.h5")).unwrap().maps.is_none());
+    let device = burn::prelude::Device::flex();
+    let (acquisition, _) =
+        unroll_data::Acquisition::from_kspace(&volume, 0, unroll_physics::Fft2::CENTRED_ORTHO, &device);
+    assert!(
+        matches!(acquisition, unroll_data::Acquisition::Mri { maps: unroll_data::CoilMaps::Given(_), .. }),
+        "{acquisition:?}"
+    );
+    let bad = fixture("fastmri_sensitivity_map_bad.h5");
+    let message = error_naming(read_fastmri(&bad), &bad);
+    assert!(message.contains("sensitivity_map") && message.contains("[1, 3, 4, 4]"), "{message}");
+}

@@ -4,7 +4,7 @@
 //!
 //! | problem | `--input` | acquisition |
 //! |---|---|---|
-//! | MRI | fastMRI-layout HDF5 (`kspace`, `(slices, coils, H, W)` complex) | mask = sampled columns, ACS = the sampled block around the centre, maps estimated from the ACS (single-coil: none) |
+//! | MRI | fastMRI-layout HDF5 (`kspace`, `(slices, coils, H, W)` complex) | mask = sampled columns, ACS = the sampled block around the centre; maps from the file's `sensitivity_map`, else estimated from the ACS (single-coil: none) |
 //! | blur | image (PNG/JPEG) or 2D `.npy` | Gaussian PSF of `--psf-sigma` (default: middle of the training range) |
 //! | inpainting | image or 2D `.npy` | `--mask` (image or `.npy`, non-zero = observed); default: pixels that are exactly 0 in every channel are missing |
 //! | denoising | image or 2D `.npy` | — |

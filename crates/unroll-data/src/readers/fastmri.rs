@@ -15,7 +15,8 @@ use crate::error::{DataError, Result};
 /// One fastMRI volume (or one slice of it) on the host.
 ///
 /// k-space is split into real and imaginary parts, each `shape = [slices, coils, H, W]` in C
-/// order; single-coil files have `coils = 1`. `target` is `reconstruction_rss` (or, in single-coil
+/// order; single-coil files have `coils = 1`; `maps` is the optional `sensitivity_map` dataset,
+/// complex like k-space and of its shape. `target` is `reconstruction_rss` (or, in single-coil
 /// files, `reconstruction_esc`) as `[slices, h, w]` when the file has it; `max`, `norm` and
 /// `acquisition` are the file attributes of the same names.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +25,8 @@ pub struct FastMriVolume {
     pub kspace_re: Vec<f32>,
     pub kspace_im: Vec<f32>,
     pub target: Option<Array>,
+    /// The `sensitivity_map` dataset (coil maps shaped like k-space), real and imaginary parts.
+    pub maps: Option<(Vec<f32>, Vec<f32>)>,
     pub max: Option<f64>,
     pub norm: Option<f64>,
     pub acquisition: Option<String>,
@@ -96,9 +99,25 @@ fn read(path: &Path, slice: Option<usize>) -> Result<FastMriVolume> {
     check_size(path, what, layout.bytes(slices.len()), file.file_size())?;
     let raw = kspace.read_raw_rows(slices.start as u64, slices.len() as u64).map_err(|e| h5_error(path, what, e))?;
     let (kspace_re, kspace_im) = layout.decode(&raw, slices.len()).map_err(|e| DataError::file(path, e))?;
-    layout.check_finite(path, slices.start, &kspace_re, &kspace_im)?;
+    layout.check_finite(path, "kspace", slices.start, &kspace_re, &kspace_im)?;
 
     let target = read_target(path, &file, &datasets, slices.clone())?;
+    let maps = if datasets.iter().any(|d| d == "sensitivity_map") {
+        let what = "dataset `sensitivity_map`";
+        let dataset = file.dataset("sensitivity_map").map_err(|e| h5_error(path, what, e))?;
+        let maps = Layout::of(&dataset).map_err(|e| e.at(path, what))?;
+        if maps.shape != layout.shape {
+            let message = format!("{what}: shape {:?}, but k-space is {:?}", maps.shape, layout.shape);
+            return Err(DataError::file(path, message));
+        }
+        let raw =
+            dataset.read_raw_rows(slices.start as u64, slices.len() as u64).map_err(|e| h5_error(path, what, e))?;
+        let (re, im) = maps.decode(&raw, slices.len()).map_err(|e| DataError::file(path, e))?;
+        maps.check_finite(path, "sensitivity_map", slices.start, &re, &im)?;
+        Some((re, im))
+    } else {
+        None
+    };
     let attrs = root.attrs().map_err(|e| h5_error(path, "file attributes", e))?;
     // `attrs` leaves out an attribute whose value it cannot decode (a variable-length string whose
     // heap is missing from a truncated file, say): one the file has must not read as absent.
@@ -114,6 +133,7 @@ fn read(path: &Path, slice: Option<usize>) -> Result<FastMriVolume> {
         kspace_re,
         kspace_im,
         target,
+        maps,
         max: float_attr(path, &attrs, "max")?,
         norm: float_attr(path, &attrs, "norm")?,
         acquisition: string_attr(path, &attrs, "acquisition")?,
@@ -403,15 +423,15 @@ impl Layout {
 
     /// An error if a value read (slices from `first` on) is NaN or infinite, naming its index in
     /// the dataset's own axes.
-    fn check_finite(&self, path: &Path, first: usize, re: &[f32], im: &[f32]) -> Result<()> {
+    fn check_finite(&self, path: &Path, name: &str, first: usize, re: &[f32], im: &[f32]) -> Result<()> {
         let plane: usize = self.shape[1..].iter().product();
         let values = re.iter().zip(im);
         if self.interleaved {
             let values = values.flat_map(|(&r, &i)| [[r], [i]]);
-            check_finite(path, "kspace", &self.dims, MemoryOrder::RowMajor, 2 * first * plane, values)
+            check_finite(path, name, &self.dims, MemoryOrder::RowMajor, 2 * first * plane, values)
         } else {
             let values = values.map(|(&r, &i)| [r, i]);
-            check_finite(path, "kspace", &self.dims, MemoryOrder::RowMajor, first * plane, values)
+            check_finite(path, name, &self.dims, MemoryOrder::RowMajor, first * plane, values)
         }
     }
 }

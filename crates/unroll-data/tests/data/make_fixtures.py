@@ -125,3 +125,14 @@ with h5py.File("bad_shape.h5", "w", libver="earliest") as f:
     f.create_dataset("kspace", data=(re + 1j * im).astype(np.complex64)[0, 0])
 with h5py.File("no_kspace.h5", "w", libver="earliest") as f:
     f.create_dataset("reconstruction_rss", data=target(1, 4, 3))
+
+# A coil-sensitivity dataset beside k-space (DIRECT/ATOMMIC files carry one): `sensitivity_map` is
+# complex64 like k-space, coded with im = +re / 2 (1 slice, 2 coils, 4x4); a second file has one of
+# the wrong shape.
+re, im = coded(1, 2, 4, 4)
+with h5py.File("fastmri_sensitivity_map.h5", "w", libver="earliest") as f:
+    f.create_dataset("kspace", data=(re + 1j * im).astype(np.complex64))
+    f.create_dataset("sensitivity_map", data=(re + 0.5j * re).astype(np.complex64))
+with h5py.File("fastmri_sensitivity_map_bad.h5", "w", libver="earliest") as f:
+    f.create_dataset("kspace", data=(re + 1j * im).astype(np.complex64))
+    f.create_dataset("sensitivity_map", data=np.ones((1, 3, 4, 4), dtype=np.complex64))
