@@ -1,4 +1,4 @@
-//! `unroll inspect` on data files, run folders and packages, and `--help`.
+//! `unroll inspect` on data files, run folders (and their `curves.png`) and packages, and `--help`.
 
 mod common;
 
@@ -22,8 +22,12 @@ fn inspect_describes_files_runs_and_packages() {
     let (run, package) = trained_package(dir.path(), 1);
     let text = ok(&unroll(&["inspect", s(&package)], dir.path()));
     assert!(text.contains("unrolled_pgd") && text.contains("multicoil_mri"), "{text}");
+    // Training plots its curves; `inspect` plots them again.
+    let curves = run.join("curves.png");
+    std::fs::remove_file(&curves).expect("training wrote curves.png");
     let text = ok(&unroll(&["inspect", s(&run)], dir.path()));
     assert!(text.contains("checkpoint: epoch 1, step 3"), "{text}");
+    assert!(text.contains(&format!("curves: {}", curves.display())) && curves.exists(), "{text}");
     let volume = repo().join("datasets/brain/ch2.nii.gz");
     let text = ok(&unroll(&["inspect", s(&volume)], dir.path()));
     assert!(text.contains("181") && text.contains("217"), "{text}");

@@ -168,7 +168,7 @@ fn with_path(source: SourceConfig, new: PathBuf) -> SourceConfig {
     }
 }
 
-/// Describes a data file, a training output folder or a package.
+/// Describes a data file, a training output folder (writing its `curves.png`) or a package.
 pub fn inspect(path: &Path) -> Result<String, TrainError> {
     if path.is_dir() {
         if path.join("metadata.json").exists() {
@@ -190,6 +190,12 @@ pub fn inspect(path: &Path) -> Result<String, TrainError> {
             let state: crate::checkpoint::LoopState =
                 serde_json::from_str(&state).map_err(|e| TrainError::file(dir.join("state.json"), e))?;
             text += &format!("checkpoint: epoch {}, step {}, best {:?}\n", state.epoch, state.step, state.best);
+        }
+        if path.join("train_log.csv").exists() {
+            text += &match crate::plot::plot_run(path) {
+                Ok(png) => format!("curves: {}\n", png.display()),
+                Err(e) => format!("curves: not plotted: {e}\n"),
+            };
         }
         return Ok(text);
     }

@@ -2,7 +2,7 @@
 //! evaluation reports, model packages and inference.
 //!
 //! Modules depend downward only, in this order: `error`, `metrics`, `losses`, `config`, `files`,
-//! `normalise`, `evaluate`, `checkpoint`, `logs`, `trainer`, `package`, `infer`, `commands`.
+//! `normalise`, `evaluate`, `checkpoint`, `logs`, `plot`, `trainer`, `package`, `infer`, `commands`.
 
 pub mod checkpoint;
 pub mod commands;
@@ -16,6 +16,7 @@ pub mod losses;
 pub mod metrics;
 pub mod normalise;
 pub mod package;
+pub mod plot;
 pub mod trainer;
 
 pub use config::{BackendKind, ExperimentConfig};

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use crate::checkpoint::EpochRecord;
 use crate::error::TrainError;
 
-const STEP_HEADER: &str = "step,epoch,loss,lr,grad_norm,steps_per_s";
-const VALIDATION_HEADER: &str =
+pub(crate) const STEP_HEADER: &str = "step,epoch,loss,lr,grad_norm,steps_per_s";
+pub(crate) const VALIDATION_HEADER: &str =
     "epoch,step,train_loss,psnr,ssim,nmse,input_psnr,input_ssim,baseline_psnr,baseline_ssim,baseline,lr";
 
 /// One optimisation step.

@@ -36,6 +36,7 @@ use crate::evaluate::{self, EvalSummary};
 use crate::files;
 use crate::logs::{RunLog, StepRecord};
 use crate::normalise::{forward, per_sample_max};
+use crate::plot;
 
 /// Options of one training run.
 #[derive(Clone, Debug)]
@@ -349,11 +350,13 @@ fn run<S: Simulation>(
     };
     let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
     files::write_atomic(&out.join("summary.json"), &json)?;
-    print_summary(&summary);
+    // The run is done and saved: a plot that fails is only a warning.
+    let curves = plot::plot_run(out).inspect_err(|e| eprintln!("warning: no training curves: {e}")).ok();
+    print_summary(&summary, curves.as_deref());
     Ok(summary)
 }
 
-fn print_summary(summary: &TrainSummary) {
+fn print_summary(summary: &TrainSummary, curves: Option<&Path>) {
     println!("\n== {} ({}, {} steps, {:.1} s) ==", summary.name, summary.stopped, summary.steps, summary.seconds);
     if let Some(last) = &summary.last {
         print!("{}", last.val.table("validation"));
@@ -363,6 +366,9 @@ fn print_summary(summary: &TrainSummary) {
             "best validation PSNR {psnr:.2} dB at epoch {epoch}; best model in {}",
             summary.out_dir.join("best").display()
         );
+    }
+    if let Some(curves) = curves {
+        println!("curves: {}", curves.display());
     }
     println!("checkpoint: {}", checkpoint::checkpoint_dir(&summary.out_dir).display());
 }
