@@ -90,3 +90,36 @@ fn measurement(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, Vec<u6
         }
     }
 }
+
+/// Real k-space as a training source: the shipped fastMRI-layout file trains (coil images cropped to
+/// the field of view, undersampled retrospectively, maps from the ACS, RSS targets), and the
+/// source is refused with another problem or with "true" coil maps.
+#[test]
+fn fastmri_kspace_trains_and_is_refused_where_it_cannot_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("datasets/fastmri/brain_multicoil.h5");
+    let experiment = |problem: &str| {
+        format!(
+            "seed = 3\n[data]\nsource = {{ kind = \"fastmri\", path = \"{}\" }}\nsplit = {{ train = 0.5, val = 0.5, contiguous = true }}\n\
+             crop = [96, 96]\n[data.problem]\n{problem}\n[model]\nkind = \"unrolled_pgd\"\niterations = 2\nfeatures = 8\nlayers = 3\n\
+             [train]\nepochs = 2\nbatch_size = 1\n",
+            file.display()
+        )
+    };
+    let mri = "kind = \"multicoil_mri\"\nmask = { kind = \"equispaced_fraction\", acceleration = 4.0, center_fraction = 0.08 }";
+    let exp = dir.path().join("fastmri.toml");
+    std::fs::write(&exp, experiment(mri)).unwrap();
+    let run = dir.path().join("run");
+    let out = ok(&unroll(&["train", s(&exp), "--out", s(&run)], dir.path()));
+    assert!(out.contains("1 training / 1 validation images of [16, 96, 96]"), "{out}");
+    let last = &json(&run.join("summary.json"))["last"];
+    let (loss, recon) = (last["train_loss"].as_f64().unwrap(), last["val"]["recon"]["psnr"].as_f64().unwrap());
+    assert!(loss.is_finite() && recon.is_finite() && recon > 15.0, "loss {loss}, PSNR {recon}");
+
+    std::fs::write(&exp, experiment(&format!("{mri}\ncoil_maps = \"true\""))).unwrap();
+    let stderr = fails(&unroll(&["train", s(&exp), "--out", s(&dir.path().join("r2"))], dir.path()));
+    assert!(stderr.contains("coil_maps") && stderr.contains("fastmri.toml"), "{stderr}");
+    std::fs::write(&exp, experiment("kind = \"denoising\"\nnoise = { kind = \"gaussian\", sigma = 0.1 }")).unwrap();
+    let stderr = fails(&unroll(&["train", s(&exp), "--out", s(&dir.path().join("r3"))], dir.path()));
+    assert!(stderr.contains("fastmri") && stderr.contains("denoising"), "{stderr}");
+}

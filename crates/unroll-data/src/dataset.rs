@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::DataError;
 use crate::readers::{self, Image};
 use crate::simulate::{Measured, ProblemConfig, Simulation};
+use unroll_physics::{Complex, Fft2};
 
 /// Where the clean images come from (typed config: `kind = "image_folder"`, …). Relative paths are
 /// resolved against the experiment file's folder by the caller.
@@ -52,6 +53,20 @@ pub enum SourceConfig {
         /// The array's name inside a `.npz`.
         key: Option<String>,
     },
+    /// Fully sampled k-space in fastMRI's HDF5 layout (a file, or every `.h5` file of a folder,
+    /// sorted), for the `multicoil_mri` problem: every slice is an item holding its coil images
+    /// (`2·coils` channels, real and imaginary parts interleaved as `Complex::to_channels` lays
+    /// them out), which the problem undersamples retrospectively with its mask, with maps from the
+    /// ACS and the RSS of the coil images as the target. `data.crop` (e.g. the size of
+    /// `reconstruction_rss`, which removes the readout oversampling as fastMRI's crop does) and
+    /// flips act on the coil images. The problem's `coils` is ignored: the files have their own.
+    Fastmri {
+        /// The file or folder.
+        path: PathBuf,
+        /// The FFT convention of the files' k-space (fastMRI: centred, orthonormal).
+        #[serde(default)]
+        fft: Fft2,
+    },
     /// MNIST-style digits: an IDX image file (`.gz` or plain) or a CSV with the label last.
     Digits {
         /// The file.
@@ -82,6 +97,7 @@ impl SourceConfig {
             SourceConfig::ImageFolder { path, .. }
             | SourceConfig::Nifti { path, .. }
             | SourceConfig::Npy { path, .. }
+            | SourceConfig::Fastmri { path, .. }
             | SourceConfig::Digits { path, .. } => path,
         };
         if path.is_relative() {
@@ -123,6 +139,17 @@ impl SourceConfig {
                     .map(|c| Image { channels: 1, height: h, width: w, data: c.to_vec() })
                     .collect()
             }
+            SourceConfig::Fastmri { path, fft } => {
+                let files = readers::hdf5_files(path)?;
+                if files.is_empty() {
+                    return Err(DataError::file(path, "holds no fastMRI-layout HDF5 (.h5) file"));
+                }
+                let mut images = Vec::new();
+                for file in &files {
+                    images.extend(coil_images(&readers::read_fastmri(file)?, *fft));
+                }
+                images
+            }
             SourceConfig::Digits { path, side, limit } => {
                 let name = path.to_string_lossy().to_lowercase();
                 let mut images = if name.ends_with(".csv") || name.ends_with(".csv.gz") {
@@ -163,9 +190,28 @@ impl SourceConfig {
             SourceConfig::ImageFolder { path, .. }
             | SourceConfig::Nifti { path, .. }
             | SourceConfig::Npy { path, .. }
+            | SourceConfig::Fastmri { path, .. }
             | SourceConfig::Digits { path, .. } => path,
         }
     }
+}
+
+/// The fully sampled coil images of every slice of `volume`, `[2·coils, H, W]` (see
+/// [`SourceConfig::Fastmri`]), computed on the host (flex).
+fn coil_images(volume: &readers::FastMriVolume, fft: Fft2) -> Vec<Image> {
+    let [slices, coils, h, w] = volume.shape;
+    let device = Device::flex();
+    let plane = coils * h * w;
+    (0..slices)
+        .map(|s| {
+            let part = |v: &[f32]| {
+                Tensor::<4>::from_data(TensorData::new(v[s * plane..][..plane].to_vec(), [1, coils, h, w]), &device)
+            };
+            let images = fft.inverse(Complex::new(part(&volume.kspace_re), part(&volume.kspace_im)));
+            let data = images.to_channels().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
+            Image { channels: 2 * coils, height: h, width: w, data }
+        })
+        .collect()
 }
 
 /// Fractions of the images in each split (the rest is unused). The split is deterministic: the

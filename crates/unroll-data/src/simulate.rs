@@ -382,7 +382,8 @@ impl ProblemConfig {
     pub fn validate_for(&self, [c, h, w]: [usize; 3]) -> Result<(), String> {
         match self {
             ProblemConfig::MulticoilMri { mask, .. } => {
-                if c != 1 {
+                // 2·coils channels are measured coil images (the `fastmri` source).
+                if c != 1 && c % 2 == 1 {
                     return Err(format!(
                         "data.source: multicoil_mri takes single-channel images, got {c} channels \
                          (set grayscale = true)"
@@ -477,15 +478,25 @@ pub const ACS_TAPER: f64 = 0.7;
 impl Simulation for MriSimulation {
     type Op = MultiCoilMri;
 
-    /// The k-space is simulated with the true (birdcage) maps; the returned operator has the maps
-    /// of `coil_maps`.
+    /// Single-channel images: k-space is simulated with the true (birdcage) maps, and the returned
+    /// operator has the maps of `coil_maps`. Measured coil images (`2·coils` channels, from the
+    /// `fastmri` source): their k-space is undersampled, the maps come from the ACS and the target
+    /// is their RSS.
     fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<MultiCoilMri> {
         let [n, c, h, w] = clean.dims();
-        assert_eq!(c, 1, "MRI simulation takes single-channel images");
         let device = clean.device();
         let sampling: Vec<_> = seeds.iter().map(|&s| self.mask.generate([h, w], rng(s, 1).random())).collect();
         let mask = Tensor::cat(sampling.iter().map(|m| m.to_tensor(&device)).collect(), 0);
         let acs = Tensor::cat(sampling.iter().map(|m| m.acs_tensor(&device)).collect(), 0);
+        if c > 1 {
+            let coil_images = Complex::from_channels(clean);
+            let target = Complex::from_real(coil_images.clone().rss());
+            let k = self.fft.forward(coil_images);
+            let y = self.noise.apply_complex(k, &noise_seeds(seeds)).mul_real(mask.clone());
+            let maps = if c == 2 { CoilMaps::Single } else { CoilMaps::FromAcs(y.clone()) };
+            let op = self.operator(Acquisition::Mri { mask, acs, maps }).expect("MRI");
+            return Measured { op, y, target };
+        }
         let target = if self.phase > 0.0 {
             let phases: Vec<f32> =
                 seeds.iter().flat_map(|&s| smooth_phase([h, w], self.phase, &mut rng(s, 2))).collect();
@@ -532,8 +543,9 @@ impl Simulation for MriSimulation {
         Ok(op.with_acs(acs))
     }
 
-    fn model_channels(&self, image_channels: usize) -> usize {
-        2 * image_channels
+    /// One complex image, whether simulated from an image or measured by coils.
+    fn model_channels(&self, _image_channels: usize) -> usize {
+        2
     }
 
     fn baseline(&self, op: &MultiCoilMri, y: Complex<4>) -> Complex<4> {

@@ -52,7 +52,7 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
         None => stored,
     };
     if let (Some(data), ProblemConfig::MulticoilMri { mask, fft, .. }) = (&options.data, &config.data.problem) {
-        let volumes = hdf5_files(data)?;
+        let volumes = unroll_data::readers::hdf5_files(data)?;
         if !volumes.is_empty() {
             return eval_kspace(options, &config, &model, &volumes, (mask, *fft), &device);
         }
@@ -84,26 +84,6 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
     print!("{}", summary.table(&format!("{} ({split:?}, {} items)", config.name(), summary.items)));
     println!("report: {}", options.out.display());
     Ok(summary)
-}
-
-/// The fastMRI-layout files of `--data`: the file itself if it is HDF5, or the `.h5` files of a
-/// folder (sorted); empty for other data.
-fn hdf5_files(data: &Path) -> Result<Vec<PathBuf>, TrainError> {
-    let is_hdf5 = |path: &Path| {
-        let mut magic = [0u8; 8];
-        std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok()
-            && &magic == b"\x89HDF\r\n\x1a\n"
-    };
-    if !data.is_dir() {
-        return Ok(if is_hdf5(data) { vec![data.to_path_buf()] } else { vec![] });
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(data)
-        .map_err(|e| TrainError::file(data, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "h5") && is_hdf5(p))
-        .collect();
-    files.sort();
-    Ok(files)
 }
 
 /// `eval --data` on fastMRI-layout k-space (see [`evaluate::evaluate_kspace`]).
@@ -165,6 +145,7 @@ fn with_path(source: SourceConfig, new: PathBuf) -> SourceConfig {
         SourceConfig::Nifti { axis, slices, .. } => SourceConfig::Nifti { path: new, axis, slices },
         SourceConfig::Npy { key, .. } => SourceConfig::Npy { path: new, key },
         SourceConfig::Digits { side, limit, .. } => SourceConfig::Digits { path: new, side, limit },
+        SourceConfig::Fastmri { fft, .. } => SourceConfig::Fastmri { path: new, fft },
     }
 }
 

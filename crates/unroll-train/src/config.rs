@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use unroll_data::{DataConfig, ProblemConfig, SourceConfig};
+use unroll_data::{CoilMapSource, DataConfig, ProblemConfig, SourceConfig};
 use unroll_models::{ModelConfig, ModelContext};
 
 use crate::error::TrainError;
@@ -285,6 +285,22 @@ impl ExperimentConfig {
                 "data.source.grayscale = false gives colour images, but multicoil_mri takes single-channel images"
                     .into(),
             );
+        }
+        if let SourceConfig::Fastmri { .. } = self.data.source {
+            match self.data.problem {
+                ProblemConfig::MulticoilMri { coil_maps: CoilMapSource::True, .. } => {
+                    return Err("data.problem.coil_maps = \"true\": measured k-space has no true coil maps; \
+                                use \"acs\""
+                        .into());
+                }
+                ProblemConfig::MulticoilMri { .. } => {}
+                ref other => {
+                    return Err(format!(
+                        "data.source: fastmri k-space needs data.problem kind = \"multicoil_mri\", not \"{}\"",
+                        other.name()
+                    ));
+                }
+            }
         }
         if let Some([h, w]) = self.data.crop {
             if h == 0 || w == 0 {

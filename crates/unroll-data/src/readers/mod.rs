@@ -55,6 +55,25 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<String> {
     Ok(text? + "\n")
 }
 
+/// The fastMRI-layout files of `path`: the file itself if it is HDF5, or the `.h5` HDF5 files of a
+/// folder (sorted by name); empty for anything else.
+pub fn hdf5_files(path: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let is_hdf5 = |path: &Path| {
+        let mut magic = [0u8; 8];
+        File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"\x89HDF\r\n\x1a\n"
+    };
+    if !path.is_dir() {
+        return Ok(if is_hdf5(path) { vec![path.to_path_buf()] } else { vec![] });
+    }
+    let mut files: Vec<_> = std::fs::read_dir(path)
+        .at(path)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "h5") && is_hdf5(p))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Element types the readers convert to f32.
 pub(crate) trait ToF32: Copy {
     fn to_f32(self) -> f32;
