@@ -35,6 +35,7 @@ pub struct Measured<Op: LinearOperator> {
 /// The per-sample acquisition parameters of a batch, drawn by a simulation or read off real data,
 /// from which [`Simulation::operator`] builds the operator: the one path from parameters to
 /// operator, shared by simulation, evaluation and inference.
+#[allow(clippy::large_enum_variant)] // one per batch, short-lived
 #[derive(Clone, Debug)]
 pub enum Acquisition {
     /// Cartesian MRI: the sampling mask and its ACS region (0/1, `[N|1, 1, 1|H, W]`) and the coil maps.
@@ -173,7 +174,7 @@ pub trait Simulation: Clone + Send + Sync + 'static {
 
     /// A measurement in physical units (of the unscaled operator, e.g. a sinogram of line
     /// integrals) in the units of [`Simulation::operator`]'s operator.
-    fn from_physical(
+    fn rescale_physical(
         &self,
         _op: &Self::Op,
         y: <Self::Op as LinearOperator>::Range,
@@ -772,7 +773,7 @@ where
     }
 
     /// `c·y` for the unit-norm operator `c·A`.
-    fn from_physical(&self, op: &Scaled<Op>, y: Tensor<4>) -> Tensor<4> {
+    fn rescale_physical(&self, op: &Scaled<Op>, y: Tensor<4>) -> Tensor<4> {
         y * op.factor
     }
 

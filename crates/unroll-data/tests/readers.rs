@@ -695,8 +695,8 @@ fn readers_fastmri_sensitivity_map() {
     let volume = read_fastmri(&path).unwrap();
     let (re, im) = volume.maps.as_ref().expect("sensitivity_map read");
     assert_eq!(re.len(), 2 * 4 * 4);
-    // re = 100 c + 10 h + w, im = re / 2.
-    assert_eq!((re[1 * 16 + 2 * 4 + 3], im[1 * 16 + 2 * 4 + 3]), (123.0, 61.5));
+    // re = 100 c + 10 h + w, im = re / 2; coil 1, row 2, column 3 is at 16 + 2·4 + 3.
+    assert_eq!((re[16 + 8 + 3], im[16 + 8 + 3]), (123.0, 61.5));
     assert!(read_fastmri(fixture("fastmri_ri_multicoil.h5")).unwrap().maps.is_none());
     let device = burn::prelude::Device::flex();
     let (acquisition, _) =

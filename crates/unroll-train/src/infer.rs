@@ -48,6 +48,7 @@ struct Measurement {
 }
 
 /// Complex k-space (MRI) or real values (everything else), `[N, C, ..]`.
+#[allow(clippy::large_enum_variant)] // one per input slice, short-lived
 enum Values {
     Kspace(Complex<4>),
     Real(Tensor<4>),
@@ -75,7 +76,7 @@ pub fn infer(package: &Package, options: &InferOptions, device: &Device) -> Resu
     let images: Vec<Vec<f32>> = images.into_iter().map(|(image, _)| image).collect();
     write_outputs(&options.out_dir, &images, shape)?;
     if matches!(problem, ProblemConfig::MulticoilMri { .. }) {
-        readers::write_reconstruction(&options.out_dir.join("reconstruction.h5"), &images, shape)?;
+        readers::write_reconstruction(options.out_dir.join("reconstruction.h5"), &images, shape)?;
     }
     Ok(images)
 }
@@ -115,7 +116,7 @@ impl SimulationVisitor for Infer<'_> {
                             ));
                         }
                     }
-                    simulation.from_physical(&op, (view.measurement.from)(v))
+                    simulation.rescale_physical(&op, (view.measurement.from)(v))
                 }
                 _ => unreachable!("measurements are read for the package's problem"),
             };
