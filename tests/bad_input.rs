@@ -192,6 +192,11 @@ fn malformed_configs_and_data_files_give_one_clear_error() {
         &[],
         &["no_images"],
     );
+    let with_source = |source: String| base.replace(&nifti_source, &source);
+    let cut = truncated(&repo().join("datasets/galaxies/real_galaxy_PSF_images.fits"), d, "cut.fits");
+    config("truncated_fits", with_source(format!("kind = \"fits\", path = \"{cut}\"")), &[], &["cut.fits", "HDU"]);
+    let cut = truncated(&repo().join("datasets/ct/693_UNCI.dcm"), d, "cut.dcm");
+    config("truncated_dicom", with_source(format!("kind = \"dicom\", path = \"{cut}\"")), &[], &["cut.dcm"]);
 
     // From `resume_nothing` on, the error is about the output folder or a data file, and names that
     // rather than the config.

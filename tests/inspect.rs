@@ -34,4 +34,13 @@ fn inspect_describes_files_runs_and_packages() {
     let h5 = fixture("crates/unroll-data/tests/data/fastmri_ri_multicoil.h5");
     let text = ok(&unroll(&["inspect", s(&h5)], dir.path()));
     assert!(text.contains("kspace") && text.contains("[2, 3, 8, 6]") && text.contains("CORPD_FBK"), "{text}");
+    let ct = repo().join("datasets/ct/693_UNCI.dcm");
+    let text = ok(&unroll(&["inspect", s(&ct)], dir.path()));
+    assert!(
+        text.contains("DICOM") && text.contains("modality CT, 512x512") && text.contains("intercept -1024"),
+        "{text}"
+    );
+    let psfs = repo().join("datasets/galaxies/real_galaxy_PSF_images.fits");
+    let text = ok(&unroll(&["inspect", s(&psfs)], dir.path()));
+    assert!(text.contains("FITS, 100 HDU(s)") && text.contains("HDU 1: IMAGE, shape [39, 37], BITPIX -64"), "{text}");
 }

@@ -94,7 +94,8 @@ enum Command {
         #[arg(long, value_enum)]
         backend: Option<BackendKind>,
     },
-    /// Describe a data file (HDF5, NIfTI, NPY/NPZ, PNG/JPEG, IDX), a training output folder or a package.
+    /// Describe a data file (HDF5, NIfTI, NPY/NPZ, PNG/JPEG, IDX, FITS, DICOM), a training output folder or a
+    /// package.
     Inspect {
         /// The file or folder.
         path: PathBuf,

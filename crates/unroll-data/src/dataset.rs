@@ -1,8 +1,9 @@
 //! Image data sets: sources, deterministic splits, crops and flips, and batching through a
 //! simulation into `(operator, measurement, target)` batches.
 //!
-//! Normalisation convention: every clean image is divided by its own maximum, so targets lie in
-//! `[0, 1]`; the training step further scales each measurement by its adjoint image's maximum and
+//! Normalisation convention: every clean image is scaled to `[0, 1]` on its own, divided by its
+//! maximum after a shift by its minimum when that is negative (see [`SourceConfig::load`]); the
+//! training step further scales each measurement by its adjoint image's maximum and
 //! undoes that scale at the output (see `unroll-train`).
 
 use std::path::{Path, PathBuf};
@@ -67,6 +68,22 @@ pub enum SourceConfig {
         #[serde(default)]
         fft: Fft2,
     },
+    /// The 2-D image HDUs of a FITS file (HST galaxy stamps, PSFs), physical values
+    /// (`BSCALE`, `BZERO` applied).
+    Fits {
+        /// The file (gzipped or not).
+        path: PathBuf,
+        /// Half-open HDU range `[first, end)`, 0 being the primary HDU, each of them an image; all
+        /// image HDUs with data if absent.
+        #[serde(default, deserialize_with = "crate::pairs::optional_pair")]
+        hdus: Option<[usize; 2]>,
+    },
+    /// The frames of a DICOM file, or of every `.dcm` file of a folder (sorted by name), with the
+    /// modality rescale applied (Hounsfield units for CT).
+    Dicom {
+        /// The file or folder.
+        path: PathBuf,
+    },
     /// MNIST-style digits: an IDX image file (`.gz` or plain) or a CSV with the label last.
     Digits {
         /// The file.
@@ -98,6 +115,8 @@ impl SourceConfig {
             | SourceConfig::Nifti { path, .. }
             | SourceConfig::Npy { path, .. }
             | SourceConfig::Fastmri { path, .. }
+            | SourceConfig::Fits { path, .. }
+            | SourceConfig::Dicom { path }
             | SourceConfig::Digits { path, .. } => path,
         };
         if path.is_relative() {
@@ -107,7 +126,8 @@ impl SourceConfig {
         self
     }
 
-    /// Loads every image, each scaled to `[0, 1]` by its maximum.
+    /// Loads every image, each scaled to `[0, 1]` on its own: divided by its maximum, after a shift
+    /// by its minimum when that is negative (CT in Hounsfield units, sky-subtracted galaxy stamps).
     pub fn load(&self) -> Result<Vec<Image>, DataError> {
         let mut images = match self {
             SourceConfig::ImageFolder { path, grayscale } => readers::list_images(path)?
@@ -150,6 +170,11 @@ impl SourceConfig {
                 }
                 images
             }
+            SourceConfig::Fits { path, hdus } => readers::read_fits_images(path, hdus.map(|[a, b]| a..b))?,
+            SourceConfig::Dicom { path } => {
+                let files = if path.is_dir() { readers::list_dicom_files(path)? } else { vec![path.clone()] };
+                files.iter().map(readers::read_dicom_slices).collect::<Result<Vec<_>, _>>()?.concat()
+            }
             SourceConfig::Digits { path, side, limit } => {
                 let name = path.to_string_lossy().to_lowercase();
                 let mut images = if name.ends_with(".csv") || name.ends_with(".csv.gz") {
@@ -164,9 +189,10 @@ impl SourceConfig {
         if images.is_empty() {
             return Err(DataError::file(self.path(), "contains no images".to_string()));
         }
+        // Coil images are complex: scaled, never shifted.
+        let signed = matches!(self, SourceConfig::Fastmri { .. });
         for (i, image) in images.iter_mut().enumerate() {
-            let max = image.data.iter().fold(0f32, |m, &v| m.max(v));
-            if max <= 0.0 {
+            if !scale_to_unit(image, signed) {
                 let (what, hint) = match self {
                     SourceConfig::Nifti { slices, axis, .. } => (
                         format!("slice {} along axis {axis}", slices.map_or(0, |[first, _]| first) + i),
@@ -174,12 +200,12 @@ impl SourceConfig {
                     ),
                     _ => (format!("image {i}"), ""),
                 };
+                let value = image.data.first().copied().unwrap_or(0.0);
                 return Err(DataError::file(
                     self.path(),
-                    format!("{what} has no positive value, so it cannot be scaled to [0, 1]{hint}"),
+                    format!("{what} is constant ({value}), so it cannot be scaled to [0, 1]{hint}"),
                 ));
             }
-            image.data.iter_mut().for_each(|v| *v /= max);
         }
         Ok(images)
     }
@@ -191,6 +217,8 @@ impl SourceConfig {
             | SourceConfig::Nifti { path, .. }
             | SourceConfig::Npy { path, .. }
             | SourceConfig::Fastmri { path, .. }
+            | SourceConfig::Fits { path, .. }
+            | SourceConfig::Dicom { path }
             | SourceConfig::Digits { path, .. } => path,
         }
     }
@@ -212,6 +240,27 @@ fn coil_images(volume: &readers::FastMriVolume, fft: Fft2) -> Vec<Image> {
             Image { channels: 2 * coils, height: h, width: w, data }
         })
         .collect()
+}
+
+/// Scales `image` to `[0, 1]`: `(v - lo) / (max - lo)` with `lo = min(0, min v)`, so an image
+/// without negative values is divided by its maximum. `signed` data (real and imaginary parts) are
+/// divided by their largest magnitude instead, to `[-1, 1]`, with no shift. `false` (and unchanged)
+/// when it is constant at a value `<= 0` (all zero, when `signed`).
+fn scale_to_unit(image: &mut Image, signed: bool) -> bool {
+    if signed {
+        let max = image.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+        if max > 0.0 {
+            image.data.iter_mut().for_each(|v| *v /= max);
+        }
+        return max > 0.0;
+    }
+    let (min, max) = image.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let lo = min.min(0.0);
+    if max <= lo {
+        return false;
+    }
+    image.data.iter_mut().for_each(|v| *v = (*v - lo) / (max - lo));
+    true
 }
 
 /// Fractions of the images in each split (the rest is unused). The split is deterministic: the
@@ -435,7 +484,8 @@ impl DataConfig {
     /// Loads the source and builds the split `split`.
     pub fn dataset(&self, images: Arc<Vec<Image>>, split: Split, seed: u64) -> Result<SplitDataset, String> {
         let indices = self.split.indices(images.len(), split, seed);
-        let dataset = SplitDataset::new(images, indices, split, self.crop, self.augment.clone(), seed)?;
+        let dataset = SplitDataset::new(images, indices, split, self.crop, self.augment.clone(), seed)
+            .map_err(|message| format!("{message} (images of {})", self.source.path().display()))?;
         if let Some(shape) = dataset.item_shape() {
             self.problem.validate_for(shape)?;
         }

@@ -1,6 +1,7 @@
 //! The file readers, on the small files of `tests/data` (tiny HDF5 fixtures made by
-//! `make_fixtures.py`, real images, arrays and digits, some shrunk: see `tests/data/README.md`),
-//! the Colin27 volume of `datasets/brain`, and files written here.
+//! `make_fixtures.py`, real images, arrays, digits, FITS and DICOM files, some shrunk: see
+//! `tests/data/README.md`), the Colin27 volume, CT head and HST PSFs of `datasets/`, and files
+//! written here.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,16 @@ fn fixture(name: &str) -> PathBuf {
 /// The Colin27 T1 volume the repository ships in `datasets/brain`.
 fn colin27() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets/brain/ch2.nii.gz")
+}
+
+/// The CT head slice the repository ships in `datasets/ct`.
+fn ct_head() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets/ct/693_UNCI.dcm")
+}
+
+/// The 100 HST ACS PSFs the repository ships in `datasets/galaxies`.
+fn hst_psfs() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets/galaxies/real_galaxy_PSF_images.fits")
 }
 
 /// The error message of `result`, checking that it names `path`.
@@ -617,6 +628,257 @@ fn readers_fastmri_truncated_anywhere() {
     }
 }
 
+/// A FITS file of `hdus`, each its header cards (without END) and its big-endian data, both padded
+/// to 2880-byte blocks.
+fn write_fits(path: &Path, hdus: &[(&[&str], Vec<u8>)]) {
+    let mut bytes = Vec::new();
+    for (cards, data) in hdus {
+        for card in cards.iter().chain(&["END"]) {
+            bytes.extend(format!("{card:<80}").bytes());
+        }
+        bytes.resize(bytes.len().div_ceil(2880) * 2880, b' ');
+        bytes.extend(data);
+        bytes.resize(bytes.len().div_ceil(2880) * 2880, 0);
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn sum(values: &[f32]) -> f64 {
+    values.iter().map(|&v| f64::from(v)).sum()
+}
+
+/// Reference values computed with NumPy from the raw big-endian blocks (a 2880-byte block parser
+/// independent of fitsrs), as `a[y, x]` in NumPy's `[NAXIS2, NAXIS1]` order.
+#[test]
+fn readers_fits_hst_galaxies_and_psfs() {
+    // Two AEGIS galaxy stamps: the primary HDU and an IMAGE extension, float32, sizes differ.
+    let galaxies = fixture("AEGIS_F814w_images_02.fits");
+    let stamps = read_fits_images(&galaxies, None).unwrap();
+    let shapes: Vec<_> = stamps.iter().map(|s| (s.channels, s.height, s.width)).collect();
+    assert_eq!(shapes, [(1, 44, 39), (1, 104, 103)]);
+    let first = &stamps[0];
+    assert!((sum(&first.data) - 3.698571721854222).abs() < 1e-9, "{}", sum(&first.data));
+    assert_eq!(range_of(&first.data), (-0.014044018, 0.062659465));
+    assert_eq!(
+        [first.data[0], first.data[20 * 39 + 30], first.data[43 * 39]],
+        [0.0045509962, 0.00024051126, -0.0039833537]
+    );
+    assert!((sum(&stamps[1].data) - 26.851010805059843).abs() < 1e-9);
+    assert_eq!(stamps[1].data[0], 0.00037280557);
+    assert_eq!(read_fits_images(&galaxies, Some(1..2)).unwrap(), stamps[1..]);
+
+    // Their PSFs, float64 (converted to f32).
+    let psf = read_fits_images(fixture("AEGIS_F814w_PSF_images_02.fits"), None).unwrap();
+    assert_eq!(psf.len(), 2);
+    assert_eq!((psf[0].height, psf[0].width, psf[0].data[10 * 20 + 10]), (20, 20, 0.0402421));
+    assert!((sum(&psf[1].data) - 0.9182986272498965).abs() < 1e-9);
+
+    // The 100 HST ACS F814W PSFs of GalSim's example catalog, one per HDU, 37 or 39 pixels a side.
+    let psfs = read_fits_images(hst_psfs(), None).unwrap();
+    assert_eq!(psfs.len(), 100);
+    let count = |h, w| psfs.iter().filter(|p| (p.height, p.width) == (h, w)).count();
+    assert_eq!([count(37, 37), count(39, 37), count(39, 39), count(37, 39)], [23, 35, 22, 20]);
+    assert_eq!((psfs[1].height, psfs[1].width, psfs[99].height, psfs[99].width), (39, 37, 37, 39));
+    let total: f64 = psfs.iter().map(|p| sum(&p.data)).sum();
+    assert!((total - 96.08362375589513).abs() < 1e-9, "{total}");
+    assert_eq!((psfs[0].data[5 * 37 + 7], range_of(&psfs[0].data).1), (5.48278e-05, 0.043166205));
+    assert!((sum(&psfs[57].data) - 0.9605937094424917).abs() < 1e-9);
+    assert_eq!(read_fits_images(hst_psfs(), Some(57..58)).unwrap(), psfs[57..58]);
+}
+
+#[test]
+fn readers_fits_scaling_tables_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let image_cards =
+        |bitpix: &'static str| ["SIMPLE  =                    T", bitpix, "NAXIS   =                    2"];
+    // Unsigned 16-bit pixels stored as i16 with BZERO = 32768 (the FITS convention): 2 rows of 3.
+    let physical = [0u16, 1, 2, 32768, 40000, 65535];
+    let stored: Vec<u8> = physical.iter().flat_map(|&p| ((i32::from(p) - 32768) as i16).to_be_bytes()).collect();
+    let uint16 = dir.path().join("uint16.fits");
+    let cards = [
+        &image_cards("BITPIX  =                   16")[..],
+        &["NAXIS1  =                    3", "NAXIS2  =                    2", "BZERO   =                32768"],
+    ]
+    .concat();
+    write_fits(&uint16, &[(&cards, stored.clone())]);
+    let read = read_fits_images(&uint16, None).unwrap();
+    assert_eq!((read.len(), read[0].height, read[0].width), (1, 2, 3));
+    assert_eq!(read[0].data, physical.map(f32::from));
+    let text = inspect(&uint16).unwrap();
+    assert!(text.contains("HDU 0: PRIMARY, shape [2, 3], BITPIX 16, BZERO 32768, BSCALE 1\n"), "{text}");
+    let gzipped = dir.path().join("uint16.fits.gz");
+    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&gzipped).unwrap(), flate2::Compression::fast());
+    gz.write_all(&std::fs::read(&uint16).unwrap()).unwrap();
+    gz.finish().unwrap();
+    assert_eq!(read_fits_images(&gzipped, None).unwrap(), read);
+    assert!(inspect(&gzipped).unwrap().contains("BZERO 32768"));
+
+    // BLANK marks undefined integer pixels: refused, naming the HDU and pixel [row, column].
+    let blank = dir.path().join("blank.fits");
+    let mut cards_blank = cards.clone();
+    cards_blank.push("BLANK   =                 7232"); // stored value of 40000, pixel [1, 1]
+    write_fits(&blank, &[(&cards_blank, stored)]);
+    assert!(error_naming(read_fits_images(&blank, None), &blank).ends_with(": HDU 0: pixel[1, 1] is NaN"));
+
+    // u8 with float BSCALE and BZERO in an IMAGE extension (with a trailing NAXIS3 = 1) after an
+    // empty primary HDU, which is skipped.
+    let extension = dir.path().join("extension.fits");
+    let primary =
+        ["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    0"];
+    let image = [
+        "XTENSION= 'IMAGE   '",
+        "BITPIX  =                    8",
+        "NAXIS   =                    3",
+        "NAXIS1  =                    2",
+        "NAXIS2  =                    2",
+        "NAXIS3  =                    1",
+        "PCOUNT  =                    0",
+        "GCOUNT  =                    1",
+        "BSCALE  =                  0.5",
+        "BZERO   =                 -3.0",
+    ];
+    write_fits(&extension, &[(&primary, vec![]), (&image, vec![0, 1, 10, 255])]);
+    let read = read_fits_images(&extension, None).unwrap();
+    assert_eq!((read.len(), read[0].height, read[0].width), (1, 2, 2));
+    assert_eq!(read[0].data, [-3.0, -2.5, 2.0, 124.5]);
+    assert_eq!(read_fits_images(&extension, Some(1..2)).unwrap(), read);
+    let message = error_naming(read_fits_images(&extension, Some(0..2)), &extension);
+    assert!(message.ends_with(": HDU 0: shape [] (NumPy order) is not a 2-D image"), "{message}");
+    assert!(error_naming(read_fits_images(&extension, Some(1..3)), &extension).contains("HDUs 1..3 outside"));
+    let text = inspect(&extension).unwrap();
+    assert!(text.contains("FITS, 2 HDU(s)\n  HDU 0: PRIMARY, no data, BITPIX 8"), "{text}");
+    assert!(text.contains("HDU 1: IMAGE, shape [1, 2, 2], BITPIX 8, BZERO -3, BSCALE 0.5\n"), "{text}");
+
+    // Every prefix of that file: an error naming it, or a valid shorter file (a prefix of its
+    // images); never a panic.
+    let cut = dir.path().join("cut.fits");
+    let bytes = std::fs::read(&extension).unwrap();
+    for len in 0..bytes.len() {
+        std::fs::write(&cut, &bytes[..len]).unwrap();
+        match read_fits_images(&cut, None) {
+            Ok(images) => assert!(read.starts_with(&images), "cut at {len}"),
+            Err(error) => assert!(error.to_string().starts_with(&cut.display().to_string()), "{error}"),
+        }
+        let _ = inspect(&cut);
+    }
+
+    // A NaN in a float image, a cube, tables, a truncated real file, a file that is not FITS.
+    let float = dir.path().join("nan.fits");
+    let values: Vec<u8> = [1.0f32, f32::NAN, 2.0, 3.0].iter().flat_map(|v| v.to_be_bytes()).collect();
+    let cards = [
+        &image_cards("BITPIX  =                  -32")[..],
+        &["NAXIS1  =                    2", "NAXIS2  =                    2"],
+    ]
+    .concat();
+    write_fits(&float, &[(&cards, values)]);
+    assert!(error_naming(read_fits_images(&float, None), &float).ends_with(": HDU 0: pixel[0, 1] is NaN"));
+    let cube = dir.path().join("cube.fits");
+    let cards = [
+        "SIMPLE  =                    T",
+        "BITPIX  =                    8",
+        "NAXIS   =                    3",
+        "NAXIS1  =                    2",
+        "NAXIS2  =                    2",
+        "NAXIS3  =                    2",
+    ];
+    write_fits(&cube, &[(&cards, vec![1; 8])]);
+    assert!(
+        error_naming(read_fits_images(&cube, None), &cube)
+            .ends_with("shape [2, 2, 2] (NumPy order) is not a 2-D image")
+    );
+    let catalog = fixture("AEGIS_F814w_catalog.fits");
+    assert_eq!(read_fits_images(&catalog, None).unwrap(), []);
+    assert!(
+        error_naming(read_fits_images(&catalog, Some(1..2)), &catalog).ends_with(": HDU 1 is a BINTABLE, not an image")
+    );
+    let cut = truncated(&fixture("AEGIS_F814w_images_02.fits"), dir.path());
+    assert!(error_naming(read_fits_images(&cut, None), &cut).contains("truncated"));
+    let png = fixture("camera.png");
+    assert!(
+        error_naming(read_fits_images(&png, None), &png)
+            .ends_with(": not a FITS file (it does not start with `SIMPLE  =`)")
+    );
+}
+
+/// Reference values: `693_ct_head_512_hu_int16.npy` (made with pydicom: pixel × slope +
+/// intercept) and NumPy on the raw little-endian pixel data.
+#[test]
+fn readers_dicom_ct_and_mr() {
+    // CT head: 14-bit signed stored values, rescale intercept -1024: Hounsfield units.
+    let ct = read_dicom_slices(ct_head()).unwrap();
+    assert_eq!(ct.len(), 1);
+    assert_eq!((ct[0].channels, ct[0].height, ct[0].width), (1, 512, 512));
+    assert_eq!(range_of(&ct[0].data), (-3995.0, 1812.0));
+    assert_eq!(ct[0].data[256 * 512 + 256], 32.0);
+    assert_eq!(ct[0].data, read_npy(fixture("693_ct_head_512_hu_int16.npy")).unwrap().data);
+
+    // MR, 16-bit signed, no rescale.
+    let path = fixture("MR_small.dcm");
+    let mr = read_dicom_slices(&path).unwrap();
+    assert_eq!((mr.len(), mr[0].height, mr[0].width), (1, 64, 64));
+    assert_eq!(sum(&mr[0].data), 2125338.0);
+    assert_eq!(range_of(&mr[0].data), (127.0, 2145.0));
+    assert_eq!([mr[0].data[0], mr[0].data[10 * 64 + 20], mr[0].data[32 * 64 + 32]], [905.0, 316.0, 182.0]);
+
+    // Two frames: a copy with NumberOfFrames = 2 inserted and a second frame of the first plus one.
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let find = |pattern: &[u8]| bytes.windows(pattern.len()).position(|w| w == pattern).unwrap();
+    let rows = find(&[0x28, 0, 0x10, 0, b'U', b'S']);
+    let pixels = find(&[0xe0, 0x7f, 0x10, 0, b'O', b'W', 0, 0]) + 12;
+    let frame = &bytes[pixels..pixels + 8192];
+    let second: Vec<u8> = frame.chunks(2).flat_map(|v| (i16::from_le_bytes([v[0], v[1]]) + 1).to_le_bytes()).collect();
+    let mut multi = [&bytes[..rows], &[0x28, 0, 8, 0, b'I', b'S', 2, 0, b'2', b' '], &bytes[rows..pixels - 4]].concat();
+    multi.extend(16384u32.to_le_bytes());
+    multi.extend([frame, &second, &bytes[pixels + 8192..]].concat());
+    let multi_path = dir.path().join("two_frames.dcm");
+    std::fs::write(&multi_path, multi).unwrap();
+    let frames = read_dicom_slices(&multi_path).unwrap();
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[0], mr[0]);
+    assert!(frames[1].data.iter().zip(&mr[0].data).all(|(b, a)| *b == a + 1.0));
+    assert!(inspect(&multi_path).unwrap().contains(", 2 frame(s)\n"));
+
+    // JPEG 2000 (the transfer syntax UID of the file meta group replaced): a clear error naming it.
+    let ts = find(&[2, 0, 0x10, 0, b'U', b'I', 20, 0]);
+    let mut j2k = [&bytes[..ts + 6], &[22, 0], b"1.2.840.10008.1.2.4.91", &bytes[ts + 28..]].concat();
+    let group_length = u32::from_le_bytes(j2k[140..144].try_into().unwrap()) + 2;
+    j2k[140..144].copy_from_slice(&group_length.to_le_bytes());
+    let j2k_path = dir.path().join("j2k.dcm");
+    std::fs::write(&j2k_path, j2k).unwrap();
+    let message = error_naming(read_dicom_slices(&j2k_path), &j2k_path);
+    assert!(
+        message.contains("transfer syntax JPEG 2000 Image Compression (1.2.840.10008.1.2.4.91) is not supported"),
+        "{message}"
+    );
+
+    // Every prefix of the MR file: an error naming it, or the same image; never a panic.
+    let cut = dir.path().join("cut.dcm");
+    for len in 0..bytes.len() {
+        std::fs::write(&cut, &bytes[..len]).unwrap();
+        match read_dicom_slices(&cut) {
+            Ok(images) => assert_eq!(images, mr, "cut at {len}"),
+            Err(error) => assert!(error.to_string().starts_with(&cut.display().to_string()), "{error}"),
+        }
+        let _ = inspect(&cut);
+    }
+    let cut = truncated(&ct_head(), dir.path());
+    error_naming(read_dicom_slices(&cut), &cut);
+    let png = fixture("camera.png");
+    error_naming(read_dicom_slices(&png), &png);
+
+    // Folders: the `.dcm` files, by name.
+    error_naming(list_dicom_files(dir.path().join("none")), &dir.path().join("none"));
+    let folder = dir.path().join("series");
+    std::fs::create_dir(&folder).unwrap();
+    error_naming(list_dicom_files(&folder), &folder);
+    for name in ["b.dcm", "a.DCM", "c.txt"] {
+        std::fs::write(folder.join(name), "").unwrap();
+    }
+    let names: Vec<_> = list_dicom_files(&folder).unwrap().iter().map(|p| p.file_name().unwrap().to_owned()).collect();
+    assert_eq!(names, ["a.DCM", "b.dcm"]);
+}
+
 #[test]
 fn readers_inspect() {
     for name in ["fastmri_ri_multicoil.h5", "fastmri_latest.h5", "fastmri_v114_chunked.h5"] {
@@ -654,6 +916,36 @@ fn readers_inspect() {
     let idx = inspect(fixture("t10k-images-100-idx3-ubyte.gz")).unwrap();
     assert!(idx.contains("IDX images: 100 of 28x28"), "{idx}");
     assert!(inspect(fixture("t10k-labels-100-idx1-ubyte.gz")).unwrap().contains("IDX labels: 100\n"));
+    let galaxies = fixture("AEGIS_F814w_images_02.fits");
+    let expected = [
+        format!("{}: FITS, 2 HDU(s)", galaxies.display()).as_str(),
+        "  HDU 0: PRIMARY, shape [44, 39], BITPIX -32, BZERO 0, BSCALE 1",
+        "  HDU 1: IMAGE, shape [104, 103], BITPIX -32, BZERO 0, BSCALE 1\n",
+    ]
+    .join("\n");
+    assert_eq!(inspect(&galaxies).unwrap(), expected);
+    let catalog = inspect(fixture("AEGIS_F814w_catalog.fits")).unwrap();
+    let columns = "IDENT, RA, DEC, MAG, BAND, WEIGHT, GAL_FILENAME, PSF_FILENAME, GAL_HDU, PSF_HDU, PIXEL_SCALE, \
+        NOISE_MEAN, NOISE_VARIANCE, NOISE_FILENAME, stamp_flux";
+    assert!(catalog.contains(&format!("  HDU 1: BINTABLE, 5 rows, 15 columns: {columns}\n")), "{catalog}");
+    let psfs = inspect(hst_psfs()).unwrap();
+    assert!(
+        psfs.contains("FITS, 100 HDU(s)\n") && psfs.contains("  HDU 99: IMAGE, shape [37, 39], BITPIX -64"),
+        "{psfs}"
+    );
+    let ct = ct_head();
+    let expected = [
+        format!("{}: DICOM", ct.display()).as_str(),
+        "  modality CT, 512x512 (rows x columns), 1 frame(s)",
+        "  bits allocated 16, stored 14, signed, MONOCHROME2",
+        "  rescale slope 1, intercept -1024",
+        "  pixel spacing 0.478516\\0.478516 mm (row, column)",
+        "  transfer syntax Explicit VR Little Endian (1.2.840.10008.1.2.1)\n",
+    ]
+    .join("\n");
+    assert_eq!(inspect(&ct).unwrap(), expected);
+    let mr = inspect(fixture("MR_small.dcm")).unwrap();
+    assert!(mr.contains("modality MR, 64x64 (rows x columns)") && mr.contains("rescale slope absent"), "{mr}");
     let csv = fixture("mnist_200.csv.gz");
     assert!(error_naming(inspect(&csv), &csv).contains("unknown file type"));
 }
@@ -708,4 +1000,35 @@ fn readers_fastmri_sensitivity_map() {
     let bad = fixture("fastmri_sensitivity_map_bad.h5");
     let message = error_naming(read_fastmri(&bad), &bad);
     assert!(message.contains("sensitivity_map") && message.contains("[1, 3, 4, 4]"), "{message}");
+}
+
+/// The FITS and DICOM fixtures with each byte in turn corrupted (three bit patterns): the readers
+/// return (any values, or an error naming the file) and never panic or abort. Slow (minutes: a
+/// corrupt DICOM length makes `dicom-parser` allocate up to 4 GiB before it fails): run with
+/// `--ignored`.
+#[test]
+#[ignore]
+fn readers_fits_dicom_corrupt_bytes() {
+    type Read = fn(&Path) -> [Option<unroll_data::DataError>; 2];
+    let fits: Read = |bad| [read_fits_images(bad, None).err(), inspect(bad).err()];
+    let dicom: Read = |bad| [read_dicom_slices(bad).err(), inspect(bad).err()];
+    let dir = tempfile::tempdir().unwrap();
+    for (name, read) in
+        [("AEGIS_F814w_PSF_images_02.fits", fits), ("AEGIS_F814w_catalog.fits", fits), ("MR_small.dcm", dicom)]
+    {
+        let bad = dir.path().join(format!("bad_{name}"));
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        for at in 0..bytes.len() {
+            for flip in [0xff, 0x01, 0x80] {
+                let mut corrupt = bytes.clone();
+                corrupt[at] ^= flip;
+                std::fs::write(&bad, &corrupt).unwrap();
+                let outcome = std::panic::catch_unwind(|| read(&bad));
+                let errors = outcome.unwrap_or_else(|_| panic!("{name}, byte {at} ^ {flip:#x}: a panic"));
+                for error in errors.into_iter().flatten() {
+                    assert!(error.to_string().starts_with(&bad.display().to_string()), "{error}");
+                }
+            }
+        }
+    }
 }

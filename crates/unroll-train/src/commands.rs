@@ -144,6 +144,8 @@ fn with_path(source: SourceConfig, new: PathBuf) -> SourceConfig {
         SourceConfig::ImageFolder { grayscale, .. } => SourceConfig::ImageFolder { path: new, grayscale },
         SourceConfig::Nifti { axis, slices, .. } => SourceConfig::Nifti { path: new, axis, slices },
         SourceConfig::Npy { key, .. } => SourceConfig::Npy { path: new, key },
+        SourceConfig::Fits { hdus, .. } => SourceConfig::Fits { path: new, hdus },
+        SourceConfig::Dicom { .. } => SourceConfig::Dicom { path: new },
         SourceConfig::Digits { side, limit, .. } => SourceConfig::Digits { path: new, side, limit },
         SourceConfig::Fastmri { fft, .. } => SourceConfig::Fastmri { path: new, fft },
     }

@@ -1,8 +1,11 @@
-//! Checkpoints are atomic and resumable; configs parse, validate and take overrides; schedules.
+//! Checkpoints are atomic and resumable; configs parse, validate and take overrides; schedules;
+//! the FITS and DICOM sources load through an experiment's `[data]`.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use burn::prelude::*;
+use unroll_data::{SourceConfig, Split};
 use unroll_models::{ModelConfig, UnrolledPgdConfig};
 use unroll_train::checkpoint::{self, LoopState};
 use unroll_train::config::{Decay, ExperimentConfig, ScheduleConfig};
@@ -124,4 +127,69 @@ fn checkpoints_are_atomic_and_round_trip() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("model.bpk"), "{err}");
+}
+
+/// The data of an experiment in `experiments/` reading `source` (paths relative to that folder),
+/// with `crop`, loaded: the config and its images, or the error naming the file.
+fn source_images(source: &str, crop: &str) -> Result<(ExperimentConfig, Vec<unroll_data::Image>), String> {
+    let text = EXPERIMENT
+        .replace(r#"source = { kind = "image_folder", path = "images" }"#, &format!("source = {source}\n{crop}"));
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/test.toml");
+    let config = ExperimentConfig::parse(&text, &file, &[]).map_err(|e| e.to_string())?;
+    let images = config.data.source.load().map_err(|e| e.to_string())?;
+    Ok((config, images))
+}
+
+fn range_of(image: &unroll_data::Image) -> (f32, f32) {
+    image.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+}
+
+#[test]
+fn fits_and_dicom_sources_load_images_scaled_to_unit_range() {
+    // The CT head in HU (-3995..1812): shifted by its minimum, then divided by the range.
+    let (config, ct) = source_images(r#"{ kind = "dicom", path = "../datasets/ct/693_UNCI.dcm" }"#, "").unwrap();
+    assert!(matches!(&config.data.source, SourceConfig::Dicom { path } if path.is_absolute()));
+    assert_eq!((ct.len(), ct[0].height, ct[0].width), (1, 512, 512));
+    assert_eq!(range_of(&ct[0]), (0.0, 1.0));
+    assert_eq!(ct[0].data[256 * 512 + 256], (32.0 + 3995.0) / (1812.0 + 3995.0));
+
+    // The 100 HST PSFs (positive): each divided by its maximum; HDUs [10, 20).
+    let psfs = r#"{ kind = "fits", path = "../datasets/galaxies/real_galaxy_PSF_images.fits", hdus = [10, 20] }"#;
+    let (config, images) = source_images(psfs, "crop = [36, 36]").unwrap();
+    assert!(matches!(config.data.source, SourceConfig::Fits { hdus: Some([10, 20]), .. }));
+    assert_eq!(images.len(), 10);
+    assert!(images.iter().all(|image| range_of(image).0 > 0.0 && range_of(image).1 == 1.0));
+    // Their sizes differ (37 or 39 a side): a crop makes them one size, its absence is an error
+    // naming the file.
+    let dataset = config.data.dataset(Arc::new(images.clone()), Split::Train, 1).unwrap();
+    assert_eq!(dataset.item_shape(), Some([1, 36, 36]));
+    let (uncropped, _) = source_images(psfs, "").unwrap();
+    let message = uncropped.data.dataset(Arc::new(images), Split::Train, 1).unwrap_err();
+    assert!(message.contains("different sizes") && message.contains("real_galaxy_PSF_images.fits"), "{message}");
+    let message = source_images(&psfs.replace("[10, 20]", "[10, 101]"), "").unwrap_err();
+    assert!(
+        message.contains("real_galaxy_PSF_images.fits") && message.contains("outside the file's 0..100"),
+        "{message}"
+    );
+    assert!(source_images(&psfs.replace("hdus", "hdu"), "").unwrap_err().contains("hdu"));
+
+    // A folder of DICOM files: every `.dcm` file's frames, by file name.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/ct/693_UNCI.dcm"),
+        dir.path().join("b.dcm"),
+    )
+    .unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../unroll-data/tests/data/MR_small.dcm"),
+        dir.path().join("a.dcm"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not DICOM").unwrap();
+    let folder = format!("{{ kind = \"dicom\", path = \"{}\" }}", dir.path().display());
+    let (_, series) = source_images(&folder, "").unwrap();
+    let sizes: Vec<_> = series.iter().map(|image| (image.height, image.width)).collect();
+    assert_eq!(sizes, [(64, 64), (512, 512)]);
+    assert_eq!(series[1], ct[0]);
+    assert_eq!(range_of(&series[0]), (127.0 / 2145.0, 1.0));
 }

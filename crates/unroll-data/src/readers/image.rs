@@ -4,13 +4,16 @@ use std::path::{Path, PathBuf};
 
 use ::image::{DynamicImage, ImageDecoder, ImageReader};
 
-use crate::error::{DataError, FileContext, Result};
+use super::list_files;
+
+use crate::error::{FileContext, Result};
 
 /// A host-side image: `channels × height × width` values, channel-first and row-major
 /// (`data[(c * height + y) * width + x]`).
 ///
 /// Images read from PNG/JPEG/IDX/CSV files hold values in `[0, 1]` (the stored integer divided by
-/// its type's maximum); NIfTI slices hold the volume's (rescaled) intensities as they are.
+/// its type's maximum); NIfTI slices, FITS images and DICOM frames hold the file's (rescaled)
+/// values as they are.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
     pub channels: usize,
@@ -66,23 +69,7 @@ fn samples(image: &DynamicImage, luma: bool) -> Vec<f32> {
 /// The PNG and JPEG files (`.png`, `.jpg`, `.jpeg`, any case) directly inside `dir`, sorted by file
 /// name. An error if `dir` cannot be read or holds none.
 pub fn list_images(dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
-    let dir = dir.as_ref();
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).at(dir)? {
-        let path = entry.at(dir)?.path();
-        let is_image = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| ["png", "jpg", "jpeg"].iter().any(|known| e.eq_ignore_ascii_case(known)));
-        if is_image && path.is_file() {
-            files.push(path);
-        }
-    }
-    if files.is_empty() {
-        return Err(DataError::file(dir, "no PNG or JPEG files in this folder"));
-    }
-    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-    Ok(files)
+    list_files(dir.as_ref(), &["png", "jpg", "jpeg"], "PNG or JPEG")
 }
 
 /// Format, size, colour type and bit depth of a PNG or JPEG file, from its header.

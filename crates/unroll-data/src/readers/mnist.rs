@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use super::{Image, open_maybe_gz};
+use super::{Image, open_maybe_gz, read_maybe_gz};
 use crate::error::{DataError, FileContext, Result};
 
 /// IDX magic number of unsigned-byte image files (`idx3-ubyte`).
@@ -51,8 +51,7 @@ pub(crate) fn idx_header(head: &[u8]) -> Option<(u32, Vec<usize>)> {
 
 /// The dims and the data bytes of an IDX file whose magic must be `magic`.
 fn read_idx(path: &Path, magic: u32) -> Result<(Vec<usize>, Vec<u8>)> {
-    let mut bytes = Vec::new();
-    open_maybe_gz(path)?.read_to_end(&mut bytes).at(path)?;
+    let mut bytes = read_maybe_gz(path)?;
     let (found, dims) = idx_header(&bytes).ok_or_else(|| {
         DataError::file(
             path,

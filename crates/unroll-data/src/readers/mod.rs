@@ -1,10 +1,12 @@
-//! File readers: PNG/JPEG, NIfTI, NPY/NPZ, MNIST IDX and digit CSVs, fastMRI HDF5.
+//! File readers: PNG/JPEG, NIfTI, NPY/NPZ, MNIST IDX and digit CSVs, fastMRI HDF5, FITS, DICOM.
 //!
 //! Everything here is host-side (values as f32, no tensors). Every error names the file; bad
 //! input (missing, truncated or corrupt files, unsupported layouts, NaN or infinite values in
-//! NIfTI, NPY/NPZ and fastMRI data) is an error, never a panic.
+//! NIfTI, NPY/NPZ, fastMRI, FITS and DICOM data) is an error, never a panic.
 
+mod dicom;
 mod fastmri;
+mod fits;
 mod image;
 mod mnist;
 mod nifti;
@@ -12,11 +14,13 @@ mod npy;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use flate2::bufread::MultiGzDecoder;
 
+pub use self::dicom::{list_dicom_files, read_dicom_slices};
 pub use self::fastmri::{FastMriVolume, read_fastmri, read_fastmri_slice, write_reconstruction};
+pub use self::fits::read_fits_images;
 pub use self::image::{Image, list_images, read_image};
 pub use self::mnist::{read_digits_csv, read_idx_images, read_idx_labels};
 pub use self::nifti::{nifti_dims, read_nifti_slices};
@@ -26,8 +30,10 @@ use crate::error::{DataError, FileContext, Result};
 /// A multi-line, human-readable description of a data file, its type found from its content:
 /// HDF5 (datasets with shapes and types, file attributes with values), NIfTI (dims, datatype,
 /// voxel size, scaling), NPY/NPZ (arrays, shapes, dtypes), PNG/JPEG (size, colour type, bit
-/// depth), IDX (count, rows, cols). gzipped NIfTI and IDX files are recognised too. Every line,
-/// the last included, ends with a newline.
+/// depth), IDX (count, rows, cols), FITS (one line per HDU: kind, shape in NumPy order, BITPIX,
+/// BZERO, BSCALE; rows and columns of tables), DICOM (modality, size, frames, bits, rescale,
+/// pixel spacing, transfer syntax). gzipped NIfTI, IDX, FITS and DICOM files are recognised too.
+/// Every line, the last included, ends with a newline.
 pub fn inspect(path: impl AsRef<Path>) -> Result<String> {
     let path = path.as_ref();
     let mut head = Vec::new();
@@ -40,6 +46,10 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<String> {
         npy::describe_npy(path)
     } else if head.starts_with(b"PK\x03\x04") {
         npy::describe_npz(path)
+    } else if head.starts_with(b"SIMPLE  =") {
+        fits::describe_fits(path)
+    } else if head.get(128..132) == Some(b"DICM") {
+        dicom::describe_dicom(path)
     } else if matches!(head.get(344..348), Some(b"n+1\0" | b"ni1\0")) {
         nifti::describe_nifti(path)
     } else if let Some((_, dims)) = mnist::idx_header(&head) {
@@ -50,7 +60,7 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<String> {
             _ => format!("{}: IDX labels: {}", path.display(), dims[0]),
         })
     } else {
-        Err(DataError::file(path, "unknown file type (not HDF5, NIfTI, NPY/NPZ, PNG/JPEG or IDX)"))
+        Err(DataError::file(path, "unknown file type (not HDF5, NIfTI, NPY/NPZ, PNG/JPEG, IDX, FITS or DICOM)"))
     };
     Ok(text? + "\n")
 }
@@ -157,4 +167,32 @@ pub(crate) fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>> {
     let mut reader = BufReader::new(File::open(path).at(path)?);
     let gzipped = reader.fill_buf().at(path)?.starts_with(&[0x1f, 0x8b]);
     Ok(if gzipped { Box::new(MultiGzDecoder::new(reader)) } else { Box::new(reader) })
+}
+
+/// The file's bytes, gunzipped when it starts with the gzip magic.
+pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    open_maybe_gz(path)?.read_to_end(&mut bytes).at(path)?;
+    Ok(bytes)
+}
+
+/// The files directly inside `dir` whose extension is one of `extensions` (any case), sorted by
+/// file name. An error if `dir` cannot be read or holds none (`what` names the kind of file).
+pub(crate) fn list_files(dir: &Path, extensions: &[&str], what: &str) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).at(dir)? {
+        let path = entry.at(dir)?.path();
+        let known = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.iter().any(|known| e.eq_ignore_ascii_case(known)));
+        if known && path.is_file() {
+            files.push(path);
+        }
+    }
+    if files.is_empty() {
+        return Err(DataError::file(dir, format!("no {what} files in this folder")));
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    Ok(files)
 }
