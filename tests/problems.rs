@@ -92,8 +92,8 @@ fn measurement(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, Vec<u6
 }
 
 /// Real k-space as a training source: the shipped fastMRI-layout file trains (coil images cropped to
-/// the field of view, undersampled retrospectively, maps from the ACS, RSS targets), and the
-/// source is refused with another problem or with "true" coil maps.
+/// the 96×96 `reconstruction_rss` size of the 192×96 grid, undersampled retrospectively, maps from
+/// the ACS, RSS targets), and the source is refused with another problem or with "true" coil maps.
 #[test]
 fn fastmri_kspace_trains_and_is_refused_where_it_cannot_serve() {
     let dir = tempfile::tempdir().unwrap();
@@ -101,7 +101,7 @@ fn fastmri_kspace_trains_and_is_refused_where_it_cannot_serve() {
     let experiment = |problem: &str| {
         format!(
             "seed = 3\n[data]\nsource = {{ kind = \"fastmri\", path = \"{}\" }}\nsplit = {{ train = 0.5, val = 0.5, contiguous = true }}\n\
-             crop = [96, 96]\n[data.problem]\n{problem}\n[model]\nkind = \"unrolled_pgd\"\niterations = 2\nfeatures = 8\nlayers = 3\n\
+             [data.problem]\n{problem}\n[model]\nkind = \"unrolled_pgd\"\niterations = 2\nfeatures = 8\nlayers = 3\n\
              [train]\nepochs = 2\nbatch_size = 1\n",
             file.display()
         )

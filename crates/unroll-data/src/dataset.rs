@@ -58,9 +58,10 @@ pub enum SourceConfig {
     /// sorted), for the `multicoil_mri` problem: every slice is an item holding its coil images
     /// (`2·coils` channels, real and imaginary parts interleaved as `Complex::to_channels` lays
     /// them out), which the problem undersamples retrospectively with its mask, with maps from the
-    /// ACS and the RSS of the coil images as the target. `data.crop` (e.g. the size of
-    /// `reconstruction_rss`, which removes the readout oversampling as fastMRI's crop does) and
-    /// flips act on the coil images. The problem's `coils` is ignored: the files have their own.
+    /// ACS and the RSS of the coil images as the target. The coil images are centre-cropped to the
+    /// size of the file's `reconstruction_rss` when it has one (fastMRI's crop, which removes the
+    /// readout oversampling); `data.crop` and flips then act on them. The problem's `coils` is
+    /// ignored: the files have their own.
     Fastmri {
         /// The file or folder.
         path: PathBuf,
@@ -225,18 +226,24 @@ impl SourceConfig {
 }
 
 /// The fully sampled coil images of every slice of `volume`, `[2·coils, H, W]` (see
-/// [`SourceConfig::Fastmri`]), computed on the host (flex).
+/// [`SourceConfig::Fastmri`]), computed on the host (flex), centre-cropped to the size of the
+/// file's `reconstruction_rss` when it has one (fastMRI's crop, which removes the readout
+/// oversampling), so their RSS is the file's target.
 fn coil_images(volume: &readers::FastMriVolume, fft: Fft2) -> Vec<Image> {
-    let [slices, coils, h, w] = volume.shape;
+    let [slices, coils, height, width] = volume.shape;
+    let [h, w] = volume.target.as_ref().map_or([height, width], |t| [t.shape[1].min(height), t.shape[2].min(width)]);
+    let (top, left) = ((height - h) / 2, (width - w) / 2);
     let device = Device::flex();
-    let plane = coils * h * w;
+    let plane = coils * height * width;
     (0..slices)
         .map(|s| {
             let part = |v: &[f32]| {
-                Tensor::<4>::from_data(TensorData::new(v[s * plane..][..plane].to_vec(), [1, coils, h, w]), &device)
+                let values = v[s * plane..][..plane].to_vec();
+                Tensor::<4>::from_data(TensorData::new(values, [1, coils, height, width]), &device)
             };
             let images = fft.inverse(Complex::new(part(&volume.kspace_re), part(&volume.kspace_im)));
-            let data = images.to_channels().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
+            let cropped = images.to_channels().slice([0..1, 0..2 * coils, top..top + h, left..left + w]);
+            let data = cropped.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
             Image { channels: 2 * coils, height: h, width: w, data }
         })
         .collect()
