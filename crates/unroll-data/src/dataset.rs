@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::readers::{self, Image};
-use crate::simulate::{Measured, ProblemConfig, Simulation};
-use unroll_physics::{Complex, Fft2};
+use crate::simulate::{Measured, ProblemConfig, Simulation, kspace_slice};
+use unroll_physics::Fft2;
 
 /// Where the clean images come from (typed config: `kind = "image_folder"`, …). Relative paths are
 /// resolved against the experiment file's folder by the caller.
@@ -234,14 +234,9 @@ fn coil_images(volume: &readers::FastMriVolume, fft: Fft2) -> Vec<Image> {
     let [h, w] = volume.target.as_ref().map_or([height, width], |t| [t.shape[1].min(height), t.shape[2].min(width)]);
     let (top, left) = ((height - h) / 2, (width - w) / 2);
     let device = Device::flex();
-    let plane = coils * height * width;
     (0..slices)
         .map(|s| {
-            let part = |v: &[f32]| {
-                let values = v[s * plane..][..plane].to_vec();
-                Tensor::<4>::from_data(TensorData::new(values, [1, coils, height, width]), &device)
-            };
-            let images = fft.inverse(Complex::new(part(&volume.kspace_re), part(&volume.kspace_im)));
+            let images = fft.inverse(kspace_slice(volume, s, &device));
             let cropped = images.to_channels().slice([0..1, 0..2 * coils, top..top + h, left..left + w]);
             let data = cropped.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
             Image { channels: 2 * coils, height: h, width: w, data }

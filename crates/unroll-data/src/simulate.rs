@@ -132,7 +132,7 @@ impl Acquisition {
 }
 
 /// Slice `slice` of a volume's k-space, `[1, C, H, W]`.
-fn kspace_slice(volume: &FastMriVolume, slice: usize, device: &Device) -> Complex<4> {
+pub(crate) fn kspace_slice(volume: &FastMriVolume, slice: usize, device: &Device) -> Complex<4> {
     planes_slice(&volume.kspace_re, &volume.kspace_im, volume.shape, slice, device)
 }
 
