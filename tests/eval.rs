@@ -56,6 +56,15 @@ fn eval_reports_and_agrees_across_package_and_backends() {
         assert!(kspace.join("panel_0000.png").exists());
     }
 
+    // Single-coil k-space (`kspace` (slices, H, W), `reconstruction_esc`): no maps, the same scoring.
+    let single = dir.path().join("single");
+    let data = fixture("tests/data/singlecoil.h5");
+    let out = ok(&unroll(&["eval", "--checkpoint", s(&run), "--data", s(&data), "--out", s(&single)], dir.path()));
+    assert!(out.contains("1 volumes"), "{out}");
+    let mean = &json(&single.join("metrics.json"))["mean"];
+    let (recon, input) = (mean["recon"]["psnr"].as_f64().unwrap(), mean["input"]["psnr"].as_f64().unwrap());
+    assert!(recon.is_finite() && input.is_finite() && input > 10.0, "recon {recon}, input {input}");
+
     // The same checkpoint on ndarray, and on wgpu when available, gives the same model output.
     let mut backends = vec!["ndarray"];
     if std::env::var("UNROLL_TEST_WGPU").is_ok_and(|v| v == "1") {

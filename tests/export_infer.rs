@@ -30,6 +30,16 @@ fn mri_packages_reconstruct_hdf5_kspace() {
     assert!(values.iter().all(|v| v.is_finite()) && values.iter().any(|&v| v > 0.0));
     assert!(inferred.join("recon_0000.png").exists() && inferred.join("recon_0001.png").exists());
 
+    // Single-coil k-space: cropped to its 32×32 `reconstruction_esc`, also as `reconstruction`.
+    let single = dir.path().join("single");
+    let h5 = fixture("tests/data/singlecoil.h5");
+    ok(&unroll(&["infer", "--model", s(&package), "--input", s(&h5), "--out", s(&single)], dir.path()));
+    let (shape, values) = npy_f32(&single.join("recon.npy"));
+    assert_eq!(shape, [2, 32, 32]);
+    assert!(values.iter().all(|v| v.is_finite()) && values.iter().any(|&v| v > 0.0));
+    let described = ok(&unroll(&["inspect", s(&single.join("reconstruction.h5"))], dir.path()));
+    assert!(described.contains("reconstruction") && described.contains("[2, 32, 32]"), "{described}");
+
     // All-zero k-space has nothing to reconstruct: a defined zero image, never NaN.
     let zero = fixture("tests/data/kspace_zero.h5");
     let inferred = dir.path().join("zero");
