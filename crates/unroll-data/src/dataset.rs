@@ -231,7 +231,7 @@ impl SourceConfig {
 /// oversampling), so their RSS is the file's target.
 fn coil_images(volume: &readers::FastMriVolume, fft: Fft2) -> Vec<Image> {
     let [slices, coils, height, width] = volume.shape;
-    let [h, w] = volume.target.as_ref().map_or([height, width], |t| [t.shape[1].min(height), t.shape[2].min(width)]);
+    let [h, w] = volume.reconstruction_size();
     let (top, left) = ((height - h) / 2, (width - w) / 2);
     let device = Device::flex();
     (0..slices)

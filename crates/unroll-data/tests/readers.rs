@@ -879,19 +879,28 @@ fn readers_dicom_ct_and_mr() {
     assert_eq!(names, ["a.DCM", "b.dcm"]);
 }
 
+/// What `inspect` prints for `path`: its header line `PATH: KIND`, then `lines`.
+fn description(path: &Path, kind: &str, lines: &[&str]) -> String {
+    let mut text = format!("{}: {kind}\n", path.display());
+    lines.iter().for_each(|line| text += &format!("{line}\n"));
+    text
+}
+
 #[test]
 fn readers_inspect() {
     for name in ["fastmri_ri_multicoil.h5", "fastmri_latest.h5", "fastmri_v114_chunked.h5"] {
         let path = fixture(name);
-        let expected = [
-            format!("{}: HDF5", path.display()).as_str(),
-            "  dataset /kspace: shape [2, 3, 8, 6], compound {r: float32, i: float32}",
-            "  dataset /reconstruction_rss: shape [2, 4, 3], float32",
-            "  attribute acquisition = \"CORPD_FBK\"",
-            "  attribute max = 0.5",
-            "  attribute norm = 2.25\n",
-        ]
-        .join("\n");
+        let expected = description(
+            &path,
+            "HDF5",
+            &[
+                "  dataset /kspace: shape [2, 3, 8, 6], compound {r: float32, i: float32}",
+                "  dataset /reconstruction_rss: shape [2, 4, 3], float32",
+                "  attribute acquisition = \"CORPD_FBK\"",
+                "  attribute max = 0.5",
+                "  attribute norm = 2.25",
+            ],
+        );
         assert_eq!(inspect(&path).unwrap(), expected);
     }
     let h5 = inspect(fixture("fastmri_chunked_gzip.h5")).unwrap();
@@ -917,12 +926,14 @@ fn readers_inspect() {
     assert!(idx.contains("IDX images: 100 of 28x28"), "{idx}");
     assert!(inspect(fixture("t10k-labels-100-idx1-ubyte.gz")).unwrap().contains("IDX labels: 100\n"));
     let galaxies = fixture("AEGIS_F814w_images_02.fits");
-    let expected = [
-        format!("{}: FITS, 2 HDU(s)", galaxies.display()).as_str(),
-        "  HDU 0: PRIMARY, shape [44, 39], BITPIX -32, BZERO 0, BSCALE 1",
-        "  HDU 1: IMAGE, shape [104, 103], BITPIX -32, BZERO 0, BSCALE 1\n",
-    ]
-    .join("\n");
+    let expected = description(
+        &galaxies,
+        "FITS, 2 HDU(s)",
+        &[
+            "  HDU 0: PRIMARY, shape [44, 39], BITPIX -32, BZERO 0, BSCALE 1",
+            "  HDU 1: IMAGE, shape [104, 103], BITPIX -32, BZERO 0, BSCALE 1",
+        ],
+    );
     assert_eq!(inspect(&galaxies).unwrap(), expected);
     let catalog = inspect(fixture("AEGIS_F814w_catalog.fits")).unwrap();
     let columns = "IDENT, RA, DEC, MAG, BAND, WEIGHT, GAL_FILENAME, PSF_FILENAME, GAL_HDU, PSF_HDU, PIXEL_SCALE, \
@@ -934,15 +945,17 @@ fn readers_inspect() {
         "{psfs}"
     );
     let ct = ct_head();
-    let expected = [
-        format!("{}: DICOM", ct.display()).as_str(),
-        "  modality CT, 512x512 (rows x columns), 1 frame(s)",
-        "  bits allocated 16, stored 14, signed, MONOCHROME2",
-        "  rescale slope 1, intercept -1024",
-        "  pixel spacing 0.478516\\0.478516 mm (row, column)",
-        "  transfer syntax Explicit VR Little Endian (1.2.840.10008.1.2.1)\n",
-    ]
-    .join("\n");
+    let expected = description(
+        &ct,
+        "DICOM",
+        &[
+            "  modality CT, 512x512 (rows x columns), 1 frame(s)",
+            "  bits allocated 16, stored 14, signed, MONOCHROME2",
+            "  rescale slope 1, intercept -1024",
+            "  pixel spacing 0.478516\\0.478516 mm (row, column)",
+            "  transfer syntax Explicit VR Little Endian (1.2.840.10008.1.2.1)",
+        ],
+    );
     assert_eq!(inspect(&ct).unwrap(), expected);
     let mr = inspect(fixture("MR_small.dcm")).unwrap();
     assert!(mr.contains("modality MR, 64x64 (rows x columns)") && mr.contains("rescale slope absent"), "{mr}");

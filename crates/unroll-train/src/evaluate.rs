@@ -140,8 +140,7 @@ pub fn evaluate_kspace<S: Simulation>(
     for (v, path) in volumes.iter().enumerate() {
         let volume = readers::read_fastmri(path)?;
         let [slices, _, height, width] = volume.shape;
-        let crop = volume.target.as_ref().map_or([height, width], |t| [t.shape[1], t.shape[2]]);
-        let [h, w] = [crop[0].min(height), crop[1].min(width)];
+        let [h, w] = volume.reconstruction_size();
         let mut images =
             ItemImages { shape: [slices, h, w], target: vec![], input: vec![], baseline: vec![], recon: vec![] };
         for s in 0..slices {

@@ -142,14 +142,14 @@ fn read_measurements(
     let measurements = match problem {
         ProblemConfig::MulticoilMri { fft, .. } => {
             let volume = readers::read_fastmri(input)?;
-            let crop = volume.target.as_ref().map(|t| [t.shape[1], t.shape[2]]);
+            let crop = volume.reconstruction_size();
             let measurements = (0..volume.shape[0])
                 .map(|s| {
                     let (acquisition, k) = Acquisition::from_kspace(&volume, s, *fft, device);
                     Measurement { acquisition, values: Values::Kspace(k) }
                 })
                 .collect();
-            return Ok((measurements, crop.filter(|&c| c != [volume.shape[2], volume.shape[3]])));
+            return Ok((measurements, (crop != [volume.shape[2], volume.shape[3]]).then_some(crop)));
         }
         ProblemConfig::Blur { sigma, kernel_size: k, boundary, .. } => {
             let (y, [h, w]) = read_image(input, channels, device)?;

@@ -32,6 +32,16 @@ pub struct FastMriVolume {
     pub acquisition: Option<String>,
 }
 
+impl FastMriVolume {
+    /// The size `[h, w]` of reconstructions: that of the reference reconstruction
+    /// (`reconstruction_rss`/`_esc`, fastMRI's centre crop, which removes the readout oversampling)
+    /// when the file has one, at most the k-space grid; the k-space grid otherwise.
+    pub fn reconstruction_size(&self) -> [usize; 2] {
+        let [_, _, height, width] = self.shape;
+        self.target.as_ref().map_or([height, width], |t| [t.shape[1].min(height), t.shape[2].min(width)])
+    }
+}
+
 /// Reads a whole fastMRI file.
 ///
 /// The `kspace` dataset is `(slices, coils, H, W)` or `(slices, H, W)` complex, stored either as
