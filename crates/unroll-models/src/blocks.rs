@@ -4,6 +4,11 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+use burn::tensor::ops::PadMode;
+use unroll_physics::coils::normalise_maps;
+use unroll_physics::{Complex, MultiCoilMri};
+
+use crate::unet::{Unet, UnetConfig};
 
 /// A plain CNN `channels → features → … → features → channels` of 3×3 convolutions with ReLU in
 /// between (none after the last layer), used as a residual correction `x + cnn(x)`.
@@ -44,5 +49,70 @@ impl ResidualCnn {
             }
         }
         x + h
+    }
+}
+
+/// A convolution that keeps the size by replication ("edge") padding of `dilation·(k−1)/2` pixels
+/// and no zero padding: the layout of DIRECT's and ATOMMIC's recurrent units.
+#[derive(Module, Debug)]
+pub struct EdgeConv {
+    conv: Conv2d,
+    pad: usize,
+}
+
+impl EdgeConv {
+    /// A `kernel × kernel` convolution (odd `kernel`) `from → to` channels, PyTorch's default
+    /// initialisation.
+    pub fn new(from: usize, to: usize, kernel: usize, dilation: usize, bias: bool, device: &Device) -> Self {
+        let conv = Conv2dConfig::new([from, to], [kernel, kernel])
+            .with_dilation([dilation, dilation])
+            .with_bias(bias)
+            .init(device);
+        Self { conv, pad: dilation * (kernel - 1) / 2 }
+    }
+
+    /// `[N, from, H, W] → [N, to, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let p = self.pad;
+        self.conv.forward(if p > 0 { x.pad([(p, p), (p, p)], PadMode::Edge) } else { x })
+    }
+}
+
+/// A 1×1 convolution `from → to` with the given weight initialisation and a constant bias.
+pub fn pointwise(from: usize, to: usize, weight: Initializer, bias: f64, device: &Device) -> Conv2d {
+    let mut conv = Conv2dConfig::new([from, to], [1, 1]).init(device);
+    conv.weight = weight.init_with([to, from, 1, 1], Some(from), Some(to), device);
+    conv.bias = Some(Initializer::Constant { value: bias }.init([to], device));
+    conv
+}
+
+/// Learned coil-sensitivity refinement (DIRECT's "SER", `mri.md` §1.6): the ACS estimate of the
+/// maps, refined coil by coil by a U-Net (2 → 2 channels, 8 filters, 4 pools) trained jointly with
+/// the model, then renormalised so that `Σ_c|S_c|² = 1` (0 outside the support).
+#[derive(Module, Debug)]
+pub struct CoilRefinement {
+    unet: Unet,
+}
+
+impl CoilRefinement {
+    /// The refinement network of the reference configurations.
+    pub fn new(device: &Device) -> Self {
+        Self { unet: UnetConfig { chans: 8, pools: 4, dropout: 0.0 }.init(2, 2, device) }
+    }
+
+    /// Refined maps `[N, C, H, W]` from the estimate `maps` `[N|1, C, H, W]`.
+    pub fn forward(&self, maps: Complex<4>) -> Complex<4> {
+        let [n, c, h, w] = maps.dims();
+        let per_coil = Complex::from_channels(self.unet.forward(maps.map(|p| p.reshape([n * c, 1, h, w])).to_channels()));
+        normalise_maps(per_coil.map(|p| p.reshape([n, c, h, w])), 1e-12)
+    }
+}
+
+/// The MRI operator a model works with: `op` itself, or `op` with its coil maps refined by
+/// `refinement` (single-coil operators have no maps to refine).
+pub fn mri_operator(op: &MultiCoilMri, refinement: Option<&CoilRefinement>) -> MultiCoilMri {
+    match (refinement, op.maps()) {
+        (Some(refinement), Some(maps)) => op.clone().with_maps(refinement.forward(maps.clone())),
+        _ => op.clone(),
     }
 }

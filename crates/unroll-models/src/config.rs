@@ -6,11 +6,15 @@ use unroll_physics::{Family, Physics, ViewKind};
 
 use crate::context::{ModelContext, check_views};
 
+use crate::cirim::{Cirim, CirimConfig};
+use crate::e2e_varnet::{E2eVarNet, E2eVarNetConfig};
 use crate::pgd::{UnrolledPgd, UnrolledPgdConfig};
 use crate::reconstructor::Reconstructor;
+use crate::recurrent_varnet::{RecurrentVarNet, RecurrentVarNetConfig};
 use crate::unet::{UnetConfig, UnetPostProcessing};
 
-/// Which model, with its hyperparameters (`kind = "unrolled_pgd"` or `"unet"` in a config file).
+/// Which model, with its hyperparameters (`kind = "unrolled_pgd"`, `"unet"`, `"recurrentvarnet"`,
+/// `"cirim"` or `"e2e_varnet"` in a config file).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelConfig {
@@ -18,6 +22,13 @@ pub enum ModelConfig {
     UnrolledPgd(UnrolledPgdConfig),
     /// [`UnetPostProcessing`].
     Unet(UnetConfig),
+    /// [`RecurrentVarNet`] (MRI).
+    #[serde(rename = "recurrentvarnet")]
+    RecurrentVarNet(RecurrentVarNetConfig),
+    /// [`Cirim`] (MRI).
+    Cirim(CirimConfig),
+    /// [`E2eVarNet`] (MRI).
+    E2eVarnet(E2eVarNetConfig),
 }
 
 impl ModelConfig {
@@ -26,14 +37,27 @@ impl ModelConfig {
         match self {
             ModelConfig::UnrolledPgd(c) => c.validate(),
             ModelConfig::Unet(c) => c.validate(),
+            ModelConfig::RecurrentVarNet(c) => c.validate(),
+            ModelConfig::Cirim(c) => c.validate(),
+            ModelConfig::E2eVarnet(c) => c.validate(),
         }
     }
 
     /// The views of its operator the model needs (see [`unroll_physics::Physics`]); the generic
-    /// models need none.
+    /// models need none, the MRI models the MRI view.
     pub fn needs(&self) -> &'static [ViewKind] {
         match self {
             ModelConfig::UnrolledPgd(_) | ModelConfig::Unet(_) => &[],
+            ModelConfig::RecurrentVarNet(_) | ModelConfig::Cirim(_) | ModelConfig::E2eVarnet(_) => &[ViewKind::Mri],
+        }
+    }
+
+    /// The iterates come in this many equal groups (CIRIM's cascades; 1 for the others), which
+    /// a loss weighting per group and per step within it uses.
+    pub fn iterate_groups(&self) -> usize {
+        match self {
+            ModelConfig::Cirim(c) => c.cascades,
+            _ => 1,
         }
     }
 
@@ -48,6 +72,9 @@ impl ModelConfig {
         match self {
             ModelConfig::UnrolledPgd(c) => Model::UnrolledPgd(c.init(channels, device)),
             ModelConfig::Unet(c) => Model::Unet(UnetPostProcessing::new(c, channels, device)),
+            ModelConfig::RecurrentVarNet(c) => Model::RecurrentVarNet(c.init(device)),
+            ModelConfig::Cirim(c) => Model::Cirim(c.init(device)),
+            ModelConfig::E2eVarnet(c) => Model::E2eVarNet(c.init(device)),
         }
     }
 
@@ -56,6 +83,9 @@ impl ModelConfig {
         match self {
             ModelConfig::UnrolledPgd(_) => "unrolled_pgd",
             ModelConfig::Unet(_) => "unet",
+            ModelConfig::RecurrentVarNet(_) => "recurrentvarnet",
+            ModelConfig::Cirim(_) => "cirim",
+            ModelConfig::E2eVarnet(_) => "e2e_varnet",
         }
     }
 }
@@ -68,6 +98,12 @@ pub enum Model {
     UnrolledPgd(UnrolledPgd),
     /// U-Net post-processing.
     Unet(UnetPostProcessing),
+    /// RecurrentVarNet.
+    RecurrentVarNet(RecurrentVarNet),
+    /// CIRIM.
+    Cirim(Cirim),
+    /// E2E-VarNet.
+    E2eVarNet(E2eVarNet),
 }
 
 /// Every model serves every operator of the physics crate: a model that needs a view finds it,
@@ -77,6 +113,9 @@ impl<Op: Physics> Reconstructor<Op> for Model {
         match self {
             Model::UnrolledPgd(m) => m.reconstruct(op, y),
             Model::Unet(m) => m.reconstruct(op, y),
+            Model::RecurrentVarNet(m) => m.reconstruct(op, y),
+            Model::Cirim(m) => m.reconstruct(op, y),
+            Model::E2eVarNet(m) => m.reconstruct(op, y),
         }
     }
 }

@@ -9,14 +9,20 @@
 //! whose views the problem's family does not offer. The steps to add a model: `README.md`.
 
 pub mod blocks;
+pub mod cirim;
 pub mod config;
 pub mod context;
+pub mod e2e_varnet;
 pub mod pgd;
 pub mod reconstructor;
+pub mod recurrent_varnet;
 pub mod unet;
 
+pub use cirim::{Cirim, CirimConfig, RecurrentCell};
 pub use config::{Model, ModelConfig};
 pub use context::ModelContext;
+pub use e2e_varnet::{E2eVarNet, E2eVarNetConfig};
 pub use pgd::{UnrolledPgd, UnrolledPgdConfig};
 pub use reconstructor::Reconstructor;
-pub use unet::{Unet, UnetConfig, UnetPostProcessing};
+pub use recurrent_varnet::{RecurrentVarNet, RecurrentVarNetConfig, RsiConfig};
+pub use unet::{NormUnet, Unet, UnetConfig, UnetPostProcessing};

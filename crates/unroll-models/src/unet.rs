@@ -14,7 +14,7 @@ use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::ops::PadMode;
 use serde::{Deserialize, Serialize};
-use unroll_physics::{LinearOperator, Signal};
+use unroll_physics::{Complex, LinearOperator, Signal};
 
 use crate::reconstructor::Reconstructor;
 
@@ -167,6 +167,35 @@ impl Unet {
             x = block.forward(Tensor::cat(vec![up.forward(x), skip], 1));
         }
         self.head.forward(x).narrow(2, 0, h).narrow(3, 0, w)
+    }
+}
+
+/// fastMRI's `NormUnet` on complex images: a U-Net on `[re, im]` (2 → 2 channels) whose input is
+/// normalised per sample and per part (mean and unbiased standard deviation of the real and of the
+/// imaginary plane) and whose output is un-normalised with the same statistics, so the network
+/// works at unit scale whatever the signal's.
+#[derive(Module, Debug)]
+pub struct NormUnet {
+    unet: Unet,
+}
+
+impl NormUnet {
+    /// A normalised U-Net with `config`'s channels and pools.
+    pub fn new(config: &UnetConfig, device: &Device) -> Self {
+        Self { unet: config.init(2, 2, device) }
+    }
+
+    /// Complex `[N, 1, H, W]` → complex `[N, 1, H, W]`.
+    pub fn forward(&self, x: Complex<4>) -> Complex<4> {
+        let x = x.to_channels();
+        let [n, c, h, w] = x.dims();
+        let flat = x.clone().reshape([n, c, h * w]);
+        let mean = flat.clone().mean_dim(2);
+        let centred = flat - mean.clone();
+        let var = (centred.clone() * centred).sum_dim(2) / ((h * w).max(2) - 1) as f64;
+        let (mean, std) = (mean.reshape([n, c, 1, 1]), var.sqrt().reshape([n, c, 1, 1]) + 1e-12);
+        let y = self.unet.forward((x - mean.clone()) / std.clone());
+        Complex::from_channels(y * std + mean)
     }
 }
 

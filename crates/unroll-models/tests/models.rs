@@ -4,7 +4,11 @@ use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use unroll_models::context::check_views;
-use unroll_models::{ModelConfig, ModelContext, Reconstructor, UnetConfig, UnrolledPgdConfig};
+use unroll_models::blocks::CoilRefinement;
+use unroll_models::{
+    CirimConfig, E2eVarNetConfig, ModelConfig, ModelContext, RecurrentCell, RecurrentVarNetConfig, Reconstructor,
+    RsiConfig, UnetConfig, UnrolledPgdConfig,
+};
 use unroll_physics::coils::birdcage_maps;
 use unroll_physics::{
     Blur, BlurBoundary, Complex, Family, Fft2, LinearOperator, MaskConfig, MultiCoilMri, Signal, ViewKind,
@@ -54,6 +58,10 @@ fn gradients_reach_every_parameter() {
     for config in [
         ModelConfig::UnrolledPgd(UnrolledPgdConfig { iterations: 2, features: 4, layers: 3, ..Default::default() }),
         ModelConfig::Unet(UnetConfig { chans: 4, pools: 2, dropout: 0.0 }),
+        tiny_mri_models()[0].clone(),
+        tiny_mri_models()[1].clone(),
+        tiny_mri_models()[2].clone(),
+        tiny_mri_models()[3].clone(),
     ] {
         let loss = |model: &unroll_models::Model| {
             let error = model.reconstruct_final(&op, y.clone()).image() - target.clone() * 0.9;
@@ -67,6 +75,11 @@ fn gradients_reach_every_parameter() {
         let params = model.params_with_paths();
         assert_eq!(params.len(), model.num_params_tensors());
         for (path, id) in params {
+            // The k-space schemes start from k₀ = y, so the first DC residual M⊙(k₀ − y) is zero
+            // and the first DC step never gets a gradient (as in DIRECT and fastMRI).
+            if path == "RecurrentVarNet.blocks.0.step" || path == "E2eVarNet.cascades.0.dc_weight" {
+                continue;
+            }
             let largest = gradient_max_abs(&model, &grads, id)
                 .unwrap_or_else(|| panic!("{config:?}: {path} ({id}) got no gradient"));
             assert!(largest > 0.0, "{config:?}: the gradient of {path} ({id}) is zero after one optimiser step");
@@ -92,6 +105,75 @@ fn models_work_on_real_signals_and_odd_sizes() {
     })
     .init(&context(1, [1, 13, 11], Family::Blur), &device);
     assert_eq!(pgd.reconstruct(&op, y).len(), 2);
+}
+
+/// Small configurations of the MRI models that use every option (RSI, coil refinement, both
+/// cells, explicit DC).
+fn tiny_mri_models() -> Vec<ModelConfig> {
+    let cirim = CirimConfig { cascades: 2, steps: 2, filters: 4, ..Default::default() };
+    vec![
+        ModelConfig::RecurrentVarNet(RecurrentVarNetConfig {
+            steps: 2,
+            hidden: 4,
+            layers: 3,
+            shared: false,
+            initializer: Some(RsiConfig { channels: vec![4, 6], dilations: vec![1, 2], multiscale: 2 }),
+            coil_refinement: true,
+        }),
+        ModelConfig::Cirim(cirim.clone()),
+        ModelConfig::Cirim(CirimConfig { cell: RecurrentCell::Gru, explicit_dc: true, coil_refinement: false, ..cirim }),
+        ModelConfig::E2eVarnet(E2eVarNetConfig { cascades: 2, chans: 2, pools: 2, coil_refinement: true }),
+    ]
+}
+
+/// The MRI models return one image `[N, 1, H, W]` per step (CIRIM: per step of every cascade),
+/// finite, and their first estimate is already closer to the truth's scale than zero.
+#[test]
+fn mri_models_return_every_estimate() {
+    let device = Device::flex();
+    let (op, y) = mri(&device);
+    for (config, count) in tiny_mri_models().into_iter().zip([2, 4, 4, 2]) {
+        let model = config.init(&context(2, [1, 20, 18], Family::Mri), &device);
+        let estimates = model.reconstruct(&op, y.clone());
+        assert_eq!(estimates.len(), count, "{config:?}");
+        assert_eq!(config.iterate_groups(), if matches!(config, ModelConfig::Cirim(_)) { 2 } else { 1 });
+        for x in estimates {
+            assert_eq!(x.dims(), [2, 1, 20, 18]);
+            assert!(x.image().sum().into_scalar::<f64>().is_finite(), "{config:?}");
+        }
+    }
+}
+
+/// Parameter counts of the reference configurations (`mri.md` §1.9, §2.5 and the MRI issue),
+/// counted on the reference PyTorch classes.
+#[test]
+fn mri_models_have_the_reference_parameter_counts() {
+    let device = Device::flex();
+    let count = |config: ModelConfig| config.init(&context(2, [1, 32, 32], Family::Mri), &device).num_params();
+    let rvn = |steps, hidden, layers, shared, multiscale, refinement| {
+        ModelConfig::RecurrentVarNet(RecurrentVarNetConfig {
+            steps,
+            hidden,
+            layers,
+            shared,
+            initializer: Some(RsiConfig { multiscale, ..Default::default() }),
+            coil_refinement: refinement,
+        })
+    };
+    // Calgary-Campinas paper config, without and with the coil U-Net; fastMRI AXT1; shared ablation.
+    assert_eq!(count(rvn(8, 128, 4, false, 3, false)), 6_918_424);
+    assert_eq!(count(rvn(8, 128, 4, false, 3, true)), 7_403_322);
+    assert_eq!(count(rvn(8, 96, 3, false, 3, false)), 2_827_320);
+    assert_eq!(count(rvn(8, 128, 4, true, 3, false)), 994_051);
+    // DIRECT's `RecurrentVarNetConfig` defaults = the bench config.
+    assert_eq!(count(rvn(15, 64, 4, false, 1, false)), 3_296_045);
+    assert_eq!(CoilRefinement::new(&device).num_params(), 484_898);
+    let cirim = |filters| CirimConfig { filters, coil_refinement: false, ..Default::default() };
+    assert_eq!(count(ModelConfig::Cirim(cirim(64))), 264_960);
+    assert_eq!(count(ModelConfig::Cirim(cirim(128))), 980_480);
+    let varnet = |coil_refinement| E2eVarNetConfig { coil_refinement, ..Default::default() };
+    assert_eq!(count(ModelConfig::E2eVarnet(varnet(true))), 29_936_966);
+    assert_eq!(count(ModelConfig::E2eVarnet(varnet(false))), 29_452_068);
 }
 
 /// Number of parameter tensors of a module.
@@ -171,6 +253,12 @@ fn a_model_needing_a_missing_view_is_refused() {
     assert!(check_views("galaxy_admm", &[ViewKind::Blur, ViewKind::Real], "blur", Family::Blur).is_ok());
     let err = check_views("dr_cg_net", &[ViewKind::Real], "multicoil_mri", Family::Mri).unwrap_err();
     assert!(err.contains("real-image view"), "{err}");
+    // The MRI models need the MRI view: refused for every other family, at config load.
+    for model in tiny_mri_models() {
+        let err = model.check_serves("blur", Family::Blur).unwrap_err();
+        assert!(err.contains(model.name()) && err.contains("`blur`"), "{err}");
+        assert!(model.check_serves("multicoil_mri", Family::Mri).is_ok());
+    }
     for family in [Family::Mri, Family::Blur, Family::Tomography, Family::CompressedSensing] {
         for model in [ModelConfig::UnrolledPgd(Default::default()), ModelConfig::Unet(Default::default())] {
             assert!(model.check_serves("any", family).is_ok());

@@ -46,6 +46,12 @@ impl MultiCoilMri {
         self
     }
 
+    /// The same operator (mask, ACS, FFT) with other coil maps `[N|1, C, H, W]`, e.g. refined ones.
+    pub fn with_maps(mut self, maps: Complex<4>) -> Self {
+        self.maps = Some(maps);
+        self
+    }
+
     /// The ACS region, if known.
     pub fn acs(&self) -> Option<&Tensor<4>> {
         self.acs.as_ref()

@@ -157,7 +157,7 @@ pub struct WeightedLoss {
 }
 
 /// How the losses of the `K` intermediate iterates `x_1 … x_K` of an unrolled network are weighted
-/// (`kind = "last" | "uniform" | "linear" | "exponential"`); the weights sum to 1.
+/// (`kind = "last" | "uniform" | "linear" | "exponential" | "logspace"`); the weights sum to 1.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IterateWeighting {
@@ -176,11 +176,23 @@ pub enum IterateWeighting {
         /// Decay per step back from the final iterate, positive.
         gamma: f64,
     },
+    /// CIRIM's weighting (`mri.md` §2.4): the iterates form `G` groups (the model's cascades, see
+    /// `ModelConfig::iterate_groups`) of `T` steps, and iterate `(g, t)` weighs
+    /// `logspace(−1, 0, G)[g] · logspace(−1, 0, T)[t]`, normalised (ATOMMIC's sum divided by
+    /// `G·T` differs from it by a constant factor).
+    #[serde(deserialize_with = "no_fields")]
+    Logspace,
+}
+
+/// `10^linspace(−1, 0, n)` (`[1]` when `n = 1`).
+fn logspace(n: usize) -> Vec<f64> {
+    (0..n).map(|i| if n > 1 { 10f64.powf(-1.0 + i as f64 / (n - 1) as f64) } else { 1.0 }).collect()
 }
 
 impl IterateWeighting {
-    /// The weights of `k` iterates, first to last (empty when `k = 0`).
-    pub fn weights(&self, k: usize) -> Vec<f64> {
+    /// The weights of `k` iterates in `groups` equal groups (only [`Self::Logspace`] uses the
+    /// groups; `groups` must divide `k`), first to last (empty when `k = 0`).
+    pub fn weights(&self, k: usize, groups: usize) -> Vec<f64> {
         let raw: Vec<f64> = match *self {
             IterateWeighting::Last => (1..=k).map(|i| if i == k { 1.0 } else { 0.0 }).collect(),
             IterateWeighting::Uniform => vec![1.0; k],
@@ -189,6 +201,11 @@ impl IterateWeighting {
                 // γ^(K−k) divided by its largest value (first or last), so large K cannot overflow.
                 let top = if gamma > 1.0 { k.saturating_sub(1) } else { 0 } as f64;
                 (1..=k).map(|i| (gamma.ln() * ((k - i) as f64 - top)).exp()).collect()
+            }
+            IterateWeighting::Logspace => {
+                assert!(groups > 0 && k % groups == 0, "{k} iterates do not form {groups} equal groups");
+                let steps = logspace(k / groups);
+                logspace(groups).into_iter().flat_map(|g| steps.iter().map(move |t| g * t)).collect()
             }
         };
         let sum: f64 = raw.iter().sum();
@@ -250,11 +267,12 @@ impl LossConfig {
     }
 
     /// The loss of an unrolled network: [`Self::image_loss`] of each iterate `[N, C, H, W]`
-    /// (first to last) against `target`, weighted by [`Self::iterates`]; iterates of weight zero
-    /// are not evaluated. `data_range` `[N]` is SSIM's per-sample range. Panics without iterates.
-    pub fn total(&self, iterates: &[Tensor<4>], target: &Tensor<4>, data_range: &Tensor<1>) -> Tensor<1> {
+    /// (first to last, in `groups` equal groups: see [`IterateWeighting::weights`]) against
+    /// `target`, weighted by [`Self::iterates`]; iterates of weight zero are not evaluated.
+    /// `data_range` `[N]` is SSIM's per-sample range. Panics without iterates.
+    pub fn total(&self, iterates: &[Tensor<4>], groups: usize, target: &Tensor<4>, data_range: &Tensor<1>) -> Tensor<1> {
         self.iterates
-            .weights(iterates.len())
+            .weights(iterates.len(), groups)
             .into_iter()
             .zip(iterates)
             .filter(|(weight, _)| *weight > 0.0)

@@ -235,7 +235,7 @@ fn run<S: Simulation>(
                     let (iterates, scale) = forward(model, &batch.op, batch.y.clone());
                     let target = batch.target.clone().image().mul_per_sample(scale.recip());
                     let images: Vec<Tensor<4>> = iterates.into_iter().map(Signal::image).collect();
-                    let loss = config.loss.total(&images, &target, &per_sample_max(target.clone()));
+                    let loss = config.loss.total(&images, config.model.iterate_groups(), &target, &per_sample_max(target.clone()));
                     let value = loss.clone().into_scalar::<f64>();
                     // The optimiser sums the devices' gradients: weigh each shard so the sum is the mean.
                     let loss = loss * (shard.len() as f64 / positions.len() as f64);

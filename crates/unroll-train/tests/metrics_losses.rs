@@ -223,7 +223,7 @@ fn metrics_losses_losses_are_differentiable() {
             image(&scaled, shape, &device).require_grad()
         })
         .collect();
-    let grads = config.total(&iterates, &target, &range).backward();
+    let grads = config.total(&iterates, 1, &target, &range).backward();
     for (k, x) in iterates.iter().enumerate() {
         let g = host(x.grad(&grads).expect("iterate gradient"));
         assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|&v| v != 0.0), "iterate {k}");
@@ -244,12 +244,12 @@ fn metrics_losses_total_weights_terms_and_iterates() {
         |x: &Tensor<4>| 0.5 * scalar(l1(x.clone(), target.clone())) + 2.0 * scalar(l2(x.clone(), target.clone()));
     let uniform = LossConfig { terms: terms.clone(), iterates: IterateWeighting::Uniform };
     let expected = 0.5 * (by_hand(&iterates[0]) + by_hand(&iterates[1]));
-    assert!((scalar(uniform.total(&iterates, &target, &range)) - expected).abs() < 1e-5);
+    assert!((scalar(uniform.total(&iterates, 1, &target, &range)) - expected).abs() < 1e-5);
     let last = LossConfig { terms, iterates: IterateWeighting::Last };
-    assert!((scalar(last.total(&iterates, &target, &range)) - by_hand(&iterates[1])).abs() < 1e-5);
+    assert!((scalar(last.total(&iterates, 1, &target, &range)) - by_hand(&iterates[1])).abs() < 1e-5);
     let default = LossConfig::default();
     let l1_last = scalar(l1(iterates[1].clone(), target.clone()));
-    assert!((scalar(default.total(&iterates, &target, &range)) - l1_last).abs() < 1e-6);
+    assert!((scalar(default.total(&iterates, 1, &target, &range)) - l1_last).abs() < 1e-6);
 }
 
 #[test]
@@ -261,10 +261,11 @@ fn metrics_losses_iterate_weights_sum_to_one() {
         IterateWeighting::Exponential { gamma: 0.5 },
         IterateWeighting::Exponential { gamma: 1.0 },
         IterateWeighting::Exponential { gamma: 3.0 },
+        IterateWeighting::Logspace,
     ];
     for weighting in &weightings {
         for k in 1..=8 {
-            let weights = weighting.weights(k);
+            let weights = weighting.weights(k, 1);
             assert_eq!(weights.len(), k);
             let sum: f64 = weights.iter().sum();
             assert!((sum - 1.0).abs() < 1e-12, "{weighting:?}, K = {k}: sum {sum}");
@@ -272,14 +273,20 @@ fn metrics_losses_iterate_weights_sum_to_one() {
         }
     }
     let close = |a: Vec<f64>, b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
-    assert!(close(IterateWeighting::Last.weights(3), &[0.0, 0.0, 1.0]));
-    assert!(close(IterateWeighting::Uniform.weights(4), &[0.25; 4]));
-    assert!(close(IterateWeighting::Linear.weights(3), &[1.0 / 6.0, 2.0 / 6.0, 3.0 / 6.0]));
-    let exponential = IterateWeighting::Exponential { gamma: 0.5 }.weights(3);
+    assert!(close(IterateWeighting::Last.weights(3, 1), &[0.0, 0.0, 1.0]));
+    assert!(close(IterateWeighting::Uniform.weights(4, 1), &[0.25; 4]));
+    assert!(close(IterateWeighting::Linear.weights(3, 1), &[1.0 / 6.0, 2.0 / 6.0, 3.0 / 6.0]));
+    let exponential = IterateWeighting::Exponential { gamma: 0.5 }.weights(3, 1);
     assert!(close(exponential, &[0.25 / 1.75, 0.5 / 1.75, 1.0 / 1.75]));
     // Large K with γ far from 1 neither overflows nor loses the favoured end.
-    let steep = IterateWeighting::Exponential { gamma: 1e3 }.weights(200);
+    let steep = IterateWeighting::Exponential { gamma: 1e3 }.weights(200, 1);
     assert!((steep[0] - (1.0 - 1e-3)).abs() < 1e-5 && steep[199] == 0.0);
+    // CIRIM's: logspace(−1, 0) over 2 cascades × logspace(−1, 0) over 3 steps, normalised.
+    let steps = [0.1, 10f64.powf(-0.5), 1.0];
+    let raw: Vec<f64> = [0.1, 1.0].iter().flat_map(|g| steps.iter().map(move |t| g * t)).collect();
+    let sum: f64 = raw.iter().sum();
+    let expected: Vec<f64> = raw.iter().map(|w| w / sum).collect();
+    assert!(close(IterateWeighting::Logspace.weights(6, 2), &expected));
 }
 
 #[test]

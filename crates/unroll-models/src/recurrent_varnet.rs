@@ -1,0 +1,293 @@
+//! RecurrentVarNet (Yiasemis et al., CVPR 2022; DIRECT's reference, `mri.md` §1).
+//!
+//! A k-space scheme for multi-coil MRI: from `k₀ = y`, each of `T` blocks computes
+//! `k ← k − α_t·M⊙(k − y) + F(E(w))` with `(w, h) = GRU(R(F⁻¹k), h)`: a Conv2dGRU on the
+//! coil-combined image, whose hidden state `h` is carried from block to block, and a learnable DC
+//! step `α_t` (initialised to 1). The recurrent state initialiser (RSI) starts `h` from the
+//! k-space of the SENSE image `F(R(F⁻¹y))` (as DIRECT does; §1.1) through dilated convolutions and
+//! one 1×1 head per GRU layer. Each iterate is the RSS of `F⁻¹k`; the maps may be refined by
+//! [`CoilRefinement`].
+
+use burn::module::Param;
+use burn::nn::Initializer;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{relu, sigmoid, tanh};
+use serde::{Deserialize, Serialize};
+use unroll_physics::{Complex, Physics};
+
+use crate::blocks::{CoilRefinement, EdgeConv, mri_operator, pointwise};
+use crate::reconstructor::Reconstructor;
+
+/// Hyperparameters of [`RecurrentVarNet`] (defaults: DIRECT's `RecurrentVarNetConfig`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecurrentVarNetConfig {
+    /// Number of blocks `T` (DIRECT: 15; paper configs: 8).
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+    /// Hidden channels of the GRU (DIRECT: 64; paper: 128 on Calgary-Campinas, 96 on fastMRI).
+    #[serde(default = "default_hidden")]
+    pub hidden: usize,
+    /// GRU layers `n_l` (DIRECT: 4).
+    #[serde(default = "default_layers")]
+    pub layers: usize,
+    /// One block reused `T` times instead of `T` independent blocks.
+    #[serde(default)]
+    pub shared: bool,
+    /// The recurrent state initialiser; `initializer = false` starts from a zero state.
+    #[serde(default = "default_initializer", deserialize_with = "initializer_or_false")]
+    pub initializer: Option<RsiConfig>,
+    /// Refine the ACS coil maps with a jointly trained U-Net ([`CoilRefinement`]).
+    #[serde(default = "default_true")]
+    pub coil_refinement: bool,
+}
+
+/// The recurrent state initialiser: a trunk of `ReplicationPad(d) → conv 3×3 (dilation d) → ReLU`
+/// layers, the last `multiscale` outputs concatenated, and one `1×1 conv → ReLU` head per GRU layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RsiConfig {
+    /// Channels of the trunk layers (DIRECT: 32, 32, 64, 64).
+    #[serde(default = "default_rsi_channels")]
+    pub channels: Vec<usize>,
+    /// Dilations of the trunk layers (DIRECT: 1, 1, 2, 4).
+    #[serde(default = "default_rsi_dilations")]
+    pub dilations: Vec<usize>,
+    /// How many of the last trunk outputs feed the heads (DIRECT default 1; paper configs 3).
+    #[serde(default = "default_multiscale")]
+    pub multiscale: usize,
+}
+
+fn default_steps() -> usize {
+    15
+}
+fn default_hidden() -> usize {
+    64
+}
+fn default_layers() -> usize {
+    4
+}
+fn default_true() -> bool {
+    true
+}
+fn default_initializer() -> Option<RsiConfig> {
+    Some(RsiConfig::default())
+}
+fn default_rsi_channels() -> Vec<usize> {
+    vec![32, 32, 64, 64]
+}
+fn default_rsi_dilations() -> Vec<usize> {
+    vec![1, 1, 2, 4]
+}
+fn default_multiscale() -> usize {
+    1
+}
+
+/// `initializer = false` (none), `true` (the defaults) or a table.
+fn initializer_or_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RsiConfig>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Switch(bool),
+        Config(RsiConfig),
+    }
+    Ok(match Value::deserialize(d)? {
+        Value::Switch(on) => on.then(RsiConfig::default),
+        Value::Config(c) => Some(c),
+    })
+}
+
+impl Default for RsiConfig {
+    fn default() -> Self {
+        Self { channels: default_rsi_channels(), dilations: default_rsi_dilations(), multiscale: default_multiscale() }
+    }
+}
+
+impl Default for RecurrentVarNetConfig {
+    fn default() -> Self {
+        Self {
+            steps: default_steps(),
+            hidden: default_hidden(),
+            layers: default_layers(),
+            shared: false,
+            initializer: default_initializer(),
+            coil_refinement: true,
+        }
+    }
+}
+
+impl RecurrentVarNetConfig {
+    /// Checks the hyperparameters, naming the offending one.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.steps == 0 || self.hidden == 0 || self.layers == 0 {
+            return Err(format!(
+                "steps, hidden and layers must be at least 1, got {}, {} and {}",
+                self.steps, self.hidden, self.layers
+            ));
+        }
+        if let Some(rsi) = &self.initializer {
+            if rsi.channels.is_empty() || rsi.channels.len() != rsi.dilations.len() {
+                return Err(format!(
+                    "initializer: channels and dilations need the same, non-zero length, got {} and {}",
+                    rsi.channels.len(),
+                    rsi.dilations.len()
+                ));
+            }
+            if rsi.channels.contains(&0) || rsi.dilations.contains(&0) {
+                return Err("initializer: channels and dilations must be at least 1".into());
+            }
+            if rsi.multiscale == 0 || rsi.multiscale > rsi.channels.len() {
+                return Err(format!(
+                    "initializer.multiscale must be in 1..={}, got {}",
+                    rsi.channels.len(),
+                    rsi.multiscale
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The network.
+    pub fn init(&self, device: &Device) -> RecurrentVarNet {
+        let count = if self.shared { 1 } else { self.steps };
+        RecurrentVarNet {
+            blocks: (0..count)
+                .map(|_| RecurrentVarNetBlock {
+                    gru: ConvGru::new(self.hidden, self.layers, device),
+                    step: Param::from_tensor(Tensor::ones([1], device)),
+                })
+                .collect(),
+            initializer: self.initializer.as_ref().map(|c| RecurrentInit::new(c, self.hidden, self.layers, device)),
+            refinement: self.coil_refinement.then(|| CoilRefinement::new(device)),
+            steps: self.steps,
+        }
+    }
+}
+
+/// DIRECT's Conv2dGRU with replication padding (`mri.md` §1.3): `n_l + 1` convolutions
+/// (5×5 `2 → H`, 3×3 dilation 2, 3×3 …, 3×3 `H → 2`) and, per layer, reset/update/output gates
+/// (1×1 `2H → H`, orthogonal weights, biases −1/0/0).
+#[derive(Module, Debug)]
+struct ConvGru {
+    convs: Vec<EdgeConv>,
+    reset: Vec<Conv2d>,
+    update: Vec<Conv2d>,
+    out: Vec<Conv2d>,
+}
+
+impl ConvGru {
+    fn new(hidden: usize, layers: usize, device: &Device) -> Self {
+        let mut convs = vec![EdgeConv::new(2, hidden, 5, 1, true, device)];
+        for l in 1..layers {
+            convs.push(EdgeConv::new(hidden, hidden, 3, if l == 1 { 2 } else { 1 }, true, device));
+        }
+        convs.push(EdgeConv::new(hidden, 2, 3, 1, true, device));
+        let gates = |bias: f64| -> Vec<Conv2d> {
+            (0..layers).map(|_| pointwise(2 * hidden, hidden, Initializer::Orthogonal { gain: 1.0 }, bias, device)).collect()
+        };
+        Self { convs, reset: gates(-1.0), update: gates(0.0), out: gates(0.0) }
+    }
+
+    /// `x` `[N, 2, H, W]` and the per-layer states `[N, hidden, H, W]` (zeros if `None`) → the
+    /// output `[N, 2, H, W]` and the new states.
+    fn forward(&self, mut x: Tensor<4>, state: Option<Vec<Tensor<4>>>) -> (Tensor<4>, Vec<Tensor<4>>) {
+        let layers = self.reset.len();
+        let mut next = Vec::with_capacity(layers);
+        for l in 0..layers {
+            x = relu(self.convs[l].forward(x));
+            let h = match &state {
+                Some(state) => state[l].clone(),
+                None => x.zeros_like(),
+            };
+            let both = Tensor::cat(vec![x.clone(), h.clone()], 1);
+            let update = sigmoid(self.update[l].forward(both.clone()));
+            let reset = sigmoid(self.reset[l].forward(both));
+            let candidate = tanh(self.out[l].forward(Tensor::cat(vec![x, h.clone() * reset], 1)));
+            let h = h * (update.clone().neg() + 1.0) + candidate * update;
+            x = relu(h.clone());
+            next.push(h);
+        }
+        (self.convs[layers].forward(x), next)
+    }
+}
+
+/// The recurrent state initialiser (see [`RsiConfig`]).
+#[derive(Module, Debug)]
+struct RecurrentInit {
+    trunk: Vec<EdgeConv>,
+    heads: Vec<Conv2d>,
+    multiscale: usize,
+}
+
+impl RecurrentInit {
+    fn new(config: &RsiConfig, hidden: usize, layers: usize, device: &Device) -> Self {
+        let mut from = 2;
+        let trunk = config
+            .channels
+            .iter()
+            .zip(&config.dilations)
+            .map(|(&to, &dilation)| {
+                let conv = EdgeConv::new(from, to, 3, dilation, true, device);
+                from = to;
+                conv
+            })
+            .collect();
+        let head_in: usize = config.channels.iter().rev().take(config.multiscale).sum();
+        let heads = (0..layers).map(|_| Conv2dConfig::new([head_in, hidden], [1, 1]).init(device)).collect();
+        Self { trunk, heads, multiscale: config.multiscale }
+    }
+
+    /// `[N, 2, H, W]` → one state `[N, hidden, H, W]` per GRU layer.
+    fn forward(&self, mut x: Tensor<4>) -> Vec<Tensor<4>> {
+        let mut features = Vec::with_capacity(self.trunk.len());
+        for conv in &self.trunk {
+            x = relu(conv.forward(x));
+            features.push(x.clone());
+        }
+        let x = Tensor::cat(features.split_off(features.len() - self.multiscale), 1);
+        self.heads.iter().map(|head| relu(head.forward(x.clone()))).collect()
+    }
+}
+
+#[derive(Module, Debug)]
+struct RecurrentVarNetBlock {
+    gru: ConvGru,
+    /// The DC step `α_t`.
+    step: Param<Tensor<1>>,
+}
+
+/// The RecurrentVarNet (see the module docs).
+#[derive(Module, Debug)]
+pub struct RecurrentVarNet {
+    blocks: Vec<RecurrentVarNetBlock>,
+    initializer: Option<RecurrentInit>,
+    refinement: Option<CoilRefinement>,
+    steps: usize,
+}
+
+impl<Op: Physics> Reconstructor<Op> for RecurrentVarNet {
+    fn reconstruct(&self, op: &Op, y: Op::Range) -> Vec<Op::Domain> {
+        let view = op.mri().expect("RecurrentVarNet needs the MRI view (checked when the config is loaded)");
+        let y = (view.kspace.to)(y);
+        let mri = mri_operator(view.op, self.refinement.as_ref());
+        let (fft, mask) = (mri.fft(), mri.mask().clone());
+        let mut coil_images = fft.inverse(y.clone());
+        let mut state =
+            self.initializer.as_ref().map(|rsi| rsi.forward(fft.forward(mri.reduce(coil_images.clone())).to_channels()));
+        let mut k = y.clone();
+        (0..self.steps)
+            .map(|t| {
+                let block = &self.blocks[t.min(self.blocks.len() - 1)];
+                let (w, next) = block.gru.forward(mri.reduce(coil_images.clone()).to_channels(), state.take());
+                state = Some(next);
+                let regulariser = fft.forward(mri.expand(Complex::from_channels(w)));
+                let step = block.step.val().reshape([1, 1, 1, 1]);
+                let residual = (k.clone() - y.clone()).mul_real(mask.clone() * step);
+                k = k.clone() - residual + regulariser;
+                coil_images = fft.inverse(k.clone());
+                (view.image.from)(Complex::from_real(coil_images.clone().rss()))
+            })
+            .collect()
+    }
+}
