@@ -86,9 +86,12 @@ pub fn pointwise(from: usize, to: usize, weight: Initializer, bias: f64, device:
     conv
 }
 
-/// Learned coil-sensitivity refinement (DIRECT's "SER", `mri.md` §1.6): the ACS estimate of the
-/// maps, refined coil by coil by a U-Net (2 → 2 channels, 8 filters, 4 pools) trained jointly with
-/// the model, then renormalised so that `Σ_c|S_c|² = 1` (0 outside the support).
+/// Learned coil-sensitivity refinement (DIRECT's "SER", `mri.md` §1.6): the ACS estimate `S₀` of
+/// the maps, refined coil by coil by a U-Net `U` (2 → 2 channels, 8 filters, 4 pools) trained
+/// jointly with the model, then renormalised so that `Σ_c|S_c|² = 1` (0 outside the support).
+/// Unlike DIRECT, which replaces `S₀` by `U(S₀)`, the refinement is residual, `S₀ + U(S₀)` with
+/// `U`'s last convolution starting at zero, so training starts from the ACS maps rather than from
+/// a random network's (the parameters are the same).
 #[derive(Module, Debug)]
 pub struct CoilRefinement {
     unet: Unet,
@@ -97,14 +100,15 @@ pub struct CoilRefinement {
 impl CoilRefinement {
     /// The refinement network of the reference configurations.
     pub fn new(device: &Device) -> Self {
-        Self { unet: UnetConfig { chans: 8, pools: 4, dropout: 0.0 }.init(2, 2, device) }
+        Self { unet: UnetConfig { chans: 8, pools: 4, dropout: 0.0 }.init(2, 2, device).with_zero_output() }
     }
 
     /// Refined maps `[N, C, H, W]` from the estimate `maps` `[N|1, C, H, W]`.
     pub fn forward(&self, maps: Complex<4>) -> Complex<4> {
         let [n, c, h, w] = maps.dims();
-        let per_coil = Complex::from_channels(self.unet.forward(maps.map(|p| p.reshape([n * c, 1, h, w])).to_channels()));
-        normalise_maps(per_coil.map(|p| p.reshape([n, c, h, w])), 1e-12)
+        let per_coil = maps.clone().map(|p| p.reshape([n * c, 1, h, w])).to_channels();
+        let correction = Complex::from_channels(self.unet.forward(per_coil)).map(|p| p.reshape([n, c, h, w]));
+        normalise_maps(maps + correction, 1e-12)
     }
 }
 

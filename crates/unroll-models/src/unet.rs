@@ -7,6 +7,7 @@
 //! and a final 1×1 convolution (with bias) maps to the output channels. Inputs of any size are
 //! zero-padded to a multiple of `2^pools` and the output cropped back.
 
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, InstanceNorm, InstanceNormConfig, PaddingConfig2d};
@@ -149,6 +150,14 @@ pub struct Unet {
 }
 
 impl Unet {
+    /// The same U-Net with its final 1×1 convolution set to zero, so that it outputs 0 at first
+    /// (for residual use: `x + U(x)` starts as the identity).
+    pub fn with_zero_output(mut self) -> Self {
+        self.head.weight = Param::from_tensor(self.head.weight.val().zeros_like());
+        self.head.bias = self.head.bias.map(|b| Param::from_tensor(b.val().zeros_like()));
+        self
+    }
+
     /// `[N, input, H, W]` → `[N, output, H, W]` for any `H, W`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [_, _, h, w] = x.dims();

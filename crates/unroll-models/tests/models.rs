@@ -110,7 +110,7 @@ fn models_work_on_real_signals_and_odd_sizes() {
 /// Small configurations of the MRI models that use every option (RSI, coil refinement, both
 /// cells, explicit DC).
 fn tiny_mri_models() -> Vec<ModelConfig> {
-    let cirim = CirimConfig { cascades: 2, steps: 2, filters: 4, ..Default::default() };
+    let cirim = CirimConfig { cascades: 2, steps: 2, filters: 8, ..Default::default() };
     vec![
         ModelConfig::RecurrentVarNet(RecurrentVarNetConfig {
             steps: 2,
