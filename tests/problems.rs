@@ -123,3 +123,48 @@ fn fastmri_kspace_trains_and_is_refused_where_it_cannot_serve() {
     let stderr = fails(&unroll(&["train", s(&exp), "--out", s(&dir.path().join("r3"))], dir.path()));
     assert!(stderr.contains("fastmri") && stderr.contains("denoising"), "{stderr}");
 }
+
+/// The MRI models (small configurations) train on the tiny brain experiment, evaluate on the
+/// shipped fastMRI-layout file, export and infer on k-space; paired with a blur problem they are
+/// refused when the config is loaded, naming the model and the problem.
+#[test]
+fn mri_models_train_evaluate_export_and_infer() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = [
+        ("recurrentvarnet", "steps = 2\nhidden = 8\nlayers = 2\ninitializer = { channels = [8, 8], dilations = [1, 2], multiscale = 2 }"),
+        ("cirim", "cascades = 2\nsteps = 2\nfilters = 8\n[loss]\nterms = [{ kind = \"l1\", weight = 1.0 }]\niterates = { kind = \"logspace\" }"),
+        ("e2e_varnet", "cascades = 2\nchans = 4\npools = 2"),
+    ];
+    let pgd = "kind = \"unrolled_pgd\"\niterations = 2\nfeatures = 8\nlayers = 3";
+    for (kind, options) in models {
+        let exp = dir.path().join(format!("{kind}.toml"));
+        std::fs::write(&exp, tiny_experiment_text(3).replace(pgd, &format!("kind = \"{kind}\"\n{options}"))).unwrap();
+        let run = dir.path().join(kind);
+        ok(&unroll(&["train", s(&exp), "--out", s(&run)], dir.path()));
+        let last = &json(&run.join("summary.json"))["last"];
+        let (loss, recon) = (last["train_loss"].as_f64().unwrap(), last["val"]["recon"]["psnr"].as_f64().unwrap());
+        assert!(loss.is_finite() && recon.is_finite() && recon > 10.0, "{kind}: loss {loss}, PSNR {recon}");
+
+        let evaluated = dir.path().join(format!("{kind}.eval"));
+        let kspace = fixture("datasets/fastmri/brain_multicoil.h5");
+        ok(&unroll(&["eval", "--checkpoint", s(&run), "--data", s(&kspace), "--out", s(&evaluated)], dir.path()));
+        let psnr = json(&evaluated.join("metrics.json"))["mean"]["recon"]["psnr"].as_f64().unwrap();
+        assert!(psnr.is_finite() && psnr > 10.0, "{kind}: eval PSNR {psnr}");
+
+        let package = dir.path().join(format!("{kind}.pkg"));
+        ok(&unroll(&["export", "--checkpoint", s(&run), "--out", s(&package)], dir.path()));
+        let (measurement, shape) = measurement(dir.path(), "mri");
+        let inferred = dir.path().join(format!("{kind}.out"));
+        ok(&unroll(&["infer", "--model", s(&package), "--input", s(&measurement), "--out", s(&inferred)], dir.path()));
+        let bytes = std::fs::read(inferred.join("recon.npy")).unwrap();
+        let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+        assert_eq!(npy.shape(), shape, "{kind}");
+        assert!(npy.into_vec::<f32>().unwrap().iter().all(|v| v.is_finite()), "{kind}");
+
+        let blur = "kind = \"blur\"\nsigma = [1.0, 2.0]";
+        let mri = "kind = \"multicoil_mri\"\ncoils = 4\nmask = { kind = \"equispaced_fraction\", acceleration = 4.0, center_fraction = 0.1 }";
+        std::fs::write(&exp, std::fs::read_to_string(&exp).unwrap().replace(mri, blur)).unwrap();
+        let stderr = fails(&unroll(&["train", s(&exp), "--out", s(&dir.path().join("refused"))], dir.path()));
+        assert!(stderr.contains(&format!("`{kind}`")) && stderr.contains("`blur`"), "{stderr}");
+    }
+}
