@@ -193,3 +193,20 @@ fn fits_and_dicom_sources_load_images_scaled_to_unit_range() {
     assert_eq!(series[1], ct[0]);
     assert_eq!(range_of(&series[0]), (127.0 / 2145.0, 1.0));
 }
+
+/// Every shipped experiment file loads and validates (model, loss, schedule, model↔problem pairing).
+#[test]
+fn every_shipped_experiment_loads() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension() == Some("toml".as_ref()) {
+            let config = ExperimentConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            names.push(config.name().to_string());
+        }
+    }
+    for name in ["quickstart", "recurrentvarnet_brain", "cirim_paper", "e2e_varnet_brain"] {
+        assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
+    }
+}
