@@ -1,4 +1,5 @@
-//! `unroll inspect` on data files, run folders (and their `curves.png`) and packages, and `--help`.
+//! `unroll inspect` on data files, run folders (and their `curves.png`) and packages, `--help`, and
+//! the JSON lines of `unroll bench`.
 
 mod common;
 
@@ -7,7 +8,7 @@ use common::*;
 #[test]
 fn help_lists_every_subcommand() {
     let out = ok(&unroll(&["--help"], &repo()));
-    for sub in ["train", "eval", "infer", "export", "inspect"] {
+    for sub in ["train", "eval", "infer", "export", "inspect", "bench"] {
         assert!(out.contains(sub), "--help misses {sub}: {out}");
     }
     let train = ok(&unroll(&["train", "--help"], &repo()));
@@ -43,4 +44,47 @@ fn inspect_describes_files_runs_and_packages() {
     let psfs = repo().join("datasets/galaxies/real_galaxy_PSF_images.fits");
     let text = ok(&unroll(&["inspect", s(&psfs)], dir.path()));
     assert!(text.contains("FITS, 100 HDU(s)") && text.contains("HDU 1: IMAGE, shape [39, 37], BITPIX -64"), "{text}");
+}
+
+#[test]
+fn bench_prints_one_json_line_per_model() {
+    let tiny = ["--json", "--size", "16", "--runs", "1", "--warmup", "0"];
+    let known: Vec<&str> = unroll_train::bench::bench_models().into_iter().map(|(name, _)| name).collect();
+    let models_of = |stdout: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                let mut keys: Vec<&str> = v.as_object().expect("an object").keys().map(String::as_str).collect();
+                keys.sort_unstable();
+                let expected = ["backend", "config", "forward_s", "model", "params", "peak_rss_mib", "train_step_s"];
+                assert_eq!(keys, expected, "{line}");
+                assert!(v["params"].as_u64().is_some_and(|p| p > 0), "{line}");
+                for key in ["forward_s", "train_step_s"] {
+                    assert!(v[key].as_f64().is_some_and(|t| t.is_finite() && t > 0.0), "{key}: {line}");
+                }
+                if cfg!(target_os = "linux") {
+                    assert!(v["peak_rss_mib"].as_f64().is_some_and(|m| m > 0.0), "{line}");
+                }
+                assert_eq!(v["backend"], "flex", "{line}");
+                assert_eq!(v["config"]["size"], serde_json::json!([16, 16]), "{line}");
+                assert!(v["config"]["model"]["kind"].is_string(), "{line}");
+                v["model"].as_str().expect("a model name").to_string()
+            })
+            .collect()
+    };
+    let one = ok(&unroll(&[&["bench", "unrolled_pgd"][..], &tiny].concat(), &repo()));
+    assert_eq!(models_of(&one), ["unrolled_pgd"]);
+    let all = ok(&unroll(&[&["bench", "all"][..], &tiny].concat(), &repo()));
+    assert_eq!(models_of(&all), known);
+    assert!(known.contains(&"unrolled_pgd") && known.contains(&"unet"), "{known:?}");
+
+    let stderr = fails(&unroll(&["bench", "nosuchmodel"], &repo()));
+    assert!(stderr.contains("nosuchmodel"), "{stderr}");
+    for name in &known {
+        assert!(stderr.contains(name), "the error does not name {name}: {stderr}");
+    }
+    // A failing child is one error naming its model.
+    let stderr = fails(&unroll(&["bench", "all", "--size", "300"], &repo()));
+    assert!(stderr.contains(&format!("model {} failed", known[0])) && stderr.contains("300x300"), "{stderr}");
 }

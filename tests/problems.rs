@@ -131,8 +131,14 @@ fn fastmri_kspace_trains_and_is_refused_where_it_cannot_serve() {
 fn mri_models_train_evaluate_export_and_infer() {
     let dir = tempfile::tempdir().unwrap();
     let models = [
-        ("recurrentvarnet", "steps = 2\nhidden = 8\nlayers = 2\ninitializer = { channels = [8, 8], dilations = [1, 2], multiscale = 2 }"),
-        ("cirim", "cascades = 2\nsteps = 2\nfilters = 8\n[loss]\nterms = [{ kind = \"l1\", weight = 1.0 }]\niterates = { kind = \"logspace\" }"),
+        (
+            "recurrentvarnet",
+            "steps = 2\nhidden = 8\nlayers = 2\ninitializer = { channels = [8, 8], dilations = [1, 2], multiscale = 2 }",
+        ),
+        (
+            "cirim",
+            "cascades = 2\nsteps = 2\nfilters = 8\n[loss]\nterms = [{ kind = \"l1\", weight = 1.0 }]\niterates = { kind = \"logspace\" }",
+        ),
         ("e2e_varnet", "cascades = 2\nchans = 4\npools = 2"),
     ];
     let pgd = "kind = \"unrolled_pgd\"\niterations = 2\nfeatures = 8\nlayers = 3";

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use unroll_train::bench::{self, BenchOptions};
 use unroll_train::commands::{self, EvalOptions};
 use unroll_train::infer::{self, InferOptions};
 use unroll_train::package::{self, RunFolder};
@@ -94,6 +95,38 @@ enum Command {
         #[arg(long, value_enum)]
         backend: Option<BackendKind>,
     },
+    /// Benchmark a model's speed and memory on a fixed multi-coil MRI setup.
+    ///
+    /// Setup: multicoil_mri, 8 coils, batch 1, 4x equispaced mask with 8% centre (fastMRI style),
+    /// coil maps from the ACS, the centre 128x128 crop of axial slice 90 of
+    /// datasets/brain/ch2.nii.gz. Measured (medians of --runs after --warmup untimed runs):
+    /// forward_s, the forward pass without autodiff up to reading the output back; train_step_s,
+    /// forward + L1 loss + backward + Adam step + device sync, as in training; params, the
+    /// trainable parameters; peak_rss_mib, the process's peak resident memory (VmHWM; null off
+    /// Linux). `all` runs each model in its own process, so each peak memory is its own.
+    Bench {
+        /// A model of the bench table (unrolled_pgd, unet, ...) or `all`.
+        model: String,
+        /// Print one JSON line per model (keys: model, params, forward_s, train_step_s,
+        /// peak_rss_mib, backend, config) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Image side in pixels (the centre crop of the slice).
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        /// Timed runs per measurement; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Untimed warm-up runs before them.
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        /// Compute backend.
+        #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+        backend: BackendKind,
+        /// The NIfTI volume the slice is taken from.
+        #[arg(long, default_value = "datasets/brain/ch2.nii.gz")]
+        volume: PathBuf,
+    },
     /// Describe a data file (HDF5, NIfTI, NPY/NPZ, PNG/JPEG, IDX, FITS, DICOM), a training output folder or a
     /// package.
     Inspect {
@@ -126,6 +159,9 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             let images =
                 infer::infer(&package, &InferOptions { input, out_dir: out.clone(), psf_sigma, mask }, &device)?;
             println!("reconstructed {} image(s) into {}", images.len(), out.display());
+        }
+        Command::Bench { model, json, size, runs, warmup, backend, volume } => {
+            bench::run(&model, &BenchOptions { size, runs, warmup, backend, volume }, json)?;
         }
         Command::Inspect { path } => print!("{}", commands::inspect(&path)?),
     }

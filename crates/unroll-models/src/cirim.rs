@@ -108,7 +108,12 @@ impl CirimConfig {
                 dc_weight: self.explicit_dc.then(|| Param::from_tensor(Tensor::ones([1], device))),
             })
             .collect();
-        Cirim { cascades, refinement: self.coil_refinement.then(|| CoilRefinement::new(device)), steps: self.steps, filters: f }
+        Cirim {
+            cascades,
+            refinement: self.coil_refinement.then(|| CoilRefinement::new(device)),
+            steps: self.steps,
+            filters: f,
+        }
     }
 }
 
@@ -224,7 +229,8 @@ impl<Op: Physics> Reconstructor<Op> for Cirim {
                 hidden = Some([h1, h2]);
                 if let Some(weight) = &block.dc_weight {
                     let k = fft.forward(mri.expand(x.clone()));
-                    let residual = (k.clone() - y.clone()).mul_real(mri.mask().clone() * weight.val().reshape([1, 1, 1, 1]));
+                    let residual =
+                        (k.clone() - y.clone()).mul_real(mri.mask().clone() * weight.val().reshape([1, 1, 1, 1]));
                     x = mri.reduce(fft.inverse(k - residual));
                 }
                 estimates.push((view.image.from)(x.clone()));

@@ -52,15 +52,6 @@ impl ModelConfig {
         }
     }
 
-    /// The iterates come in this many equal groups (CIRIM's cascades; 1 for the others), which
-    /// a loss weighting per group and per step within it uses.
-    pub fn iterate_groups(&self) -> usize {
-        match self {
-            ModelConfig::Cirim(c) => c.cascades,
-            _ => 1,
-        }
-    }
-
     /// Checks that the model can serve `problem` (of `family`): an error naming both otherwise.
     pub fn check_serves(&self, problem: &str, family: Family) -> Result<(), String> {
         check_views(self.name(), self.needs(), problem, family)
@@ -104,6 +95,17 @@ pub enum Model {
     Cirim(Cirim),
     /// E2E-VarNet.
     E2eVarNet(E2eVarNet),
+}
+
+impl Model {
+    /// The iterates come in this many equal groups (CIRIM's cascades; 1 for the others), which
+    /// a loss weighting per group and per step within it uses.
+    pub fn iterate_groups(&self) -> usize {
+        match self {
+            Model::Cirim(m) => m.cascades(),
+            _ => 1,
+        }
+    }
 }
 
 /// Every model serves every operator of the physics crate: a model that needs a view finds it,

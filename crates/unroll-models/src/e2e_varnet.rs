@@ -106,7 +106,8 @@ impl<Op: Physics> Reconstructor<Op> for E2eVarNet {
             .iter()
             .map(|block| {
                 let regulariser = fft.forward(mri.expand(block.regulariser.forward(mri.reduce(coil_images.clone()))));
-                let soft_dc = (k.clone() - y.clone()).mul_real(mask.clone() * block.dc_weight.val().reshape([1, 1, 1, 1]));
+                let soft_dc =
+                    (k.clone() - y.clone()).mul_real(mask.clone() * block.dc_weight.val().reshape([1, 1, 1, 1]));
                 k = k.clone() - soft_dc - regulariser;
                 coil_images = fft.inverse(k.clone());
                 (view.image.from)(Complex::from_real(coil_images.clone().rss()))

@@ -184,7 +184,9 @@ impl ConvGru {
         }
         convs.push(EdgeConv::new(hidden, 2, 3, 1, true, device));
         let gates = |bias: f64| -> Vec<Conv2d> {
-            (0..layers).map(|_| pointwise(2 * hidden, hidden, Initializer::Orthogonal { gain: 1.0 }, bias, device)).collect()
+            (0..layers)
+                .map(|_| pointwise(2 * hidden, hidden, Initializer::Orthogonal { gain: 1.0 }, bias, device))
+                .collect()
         };
         Self { convs, reset: gates(-1.0), update: gates(0.0), out: gates(0.0) }
     }
@@ -273,8 +275,10 @@ impl<Op: Physics> Reconstructor<Op> for RecurrentVarNet {
         let mri = mri_operator(view.op, self.refinement.as_ref());
         let (fft, mask) = (mri.fft(), mri.mask().clone());
         let mut coil_images = fft.inverse(y.clone());
-        let mut state =
-            self.initializer.as_ref().map(|rsi| rsi.forward(fft.forward(mri.reduce(coil_images.clone())).to_channels()));
+        let mut state = self
+            .initializer
+            .as_ref()
+            .map(|rsi| rsi.forward(fft.forward(mri.reduce(coil_images.clone())).to_channels()));
         let mut k = y.clone();
         (0..self.steps)
             .map(|t| {

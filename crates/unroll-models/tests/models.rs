@@ -3,10 +3,10 @@
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use unroll_models::context::check_views;
 use unroll_models::blocks::CoilRefinement;
+use unroll_models::context::check_views;
 use unroll_models::{
-    CirimConfig, E2eVarNetConfig, ModelConfig, ModelContext, RecurrentCell, RecurrentVarNetConfig, Reconstructor,
+    CirimConfig, E2eVarNetConfig, ModelConfig, ModelContext, Reconstructor, RecurrentCell, RecurrentVarNetConfig,
     RsiConfig, UnetConfig, UnrolledPgdConfig,
 };
 use unroll_physics::coils::birdcage_maps;
@@ -121,7 +121,12 @@ fn tiny_mri_models() -> Vec<ModelConfig> {
             coil_refinement: true,
         }),
         ModelConfig::Cirim(cirim.clone()),
-        ModelConfig::Cirim(CirimConfig { cell: RecurrentCell::Gru, explicit_dc: true, coil_refinement: false, ..cirim }),
+        ModelConfig::Cirim(CirimConfig {
+            cell: RecurrentCell::Gru,
+            explicit_dc: true,
+            coil_refinement: false,
+            ..cirim
+        }),
         ModelConfig::E2eVarnet(E2eVarNetConfig { cascades: 2, chans: 2, pools: 2, coil_refinement: true }),
     ]
 }
@@ -136,7 +141,7 @@ fn mri_models_return_every_estimate() {
         let model = config.init(&context(2, [1, 20, 18], Family::Mri), &device);
         let estimates = model.reconstruct(&op, y.clone());
         assert_eq!(estimates.len(), count, "{config:?}");
-        assert_eq!(config.iterate_groups(), if matches!(config, ModelConfig::Cirim(_)) { 2 } else { 1 });
+        assert_eq!(model.iterate_groups(), if matches!(config, ModelConfig::Cirim(_)) { 2 } else { 1 });
         for x in estimates {
             assert_eq!(x.dims(), [2, 1, 20, 18]);
             assert!(x.image().sum().into_scalar::<f64>().is_finite(), "{config:?}");

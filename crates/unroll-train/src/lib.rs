@@ -1,9 +1,10 @@
 //! `unroll-train`: experiment configs, losses, metrics, the training loop with atomic checkpoints,
-//! evaluation reports, model packages and inference.
+//! evaluation reports, model packages, inference and the model benchmark.
 //!
 //! Modules depend downward only, in this order: `error`, `metrics`, `losses`, `config`, `files`,
-//! `normalise`, `evaluate`, `checkpoint`, `logs`, `plot`, `trainer`, `package`, `infer`, `commands`.
+//! `normalise`, `evaluate`, `checkpoint`, `logs`, `plot`, `trainer`, `package`, `infer`, `commands`, `bench`.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod commands;
 pub mod config;

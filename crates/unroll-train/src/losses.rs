@@ -177,7 +177,7 @@ pub enum IterateWeighting {
         gamma: f64,
     },
     /// CIRIM's weighting (`mri.md` §2.4): the iterates form `G` groups (the model's cascades, see
-    /// `ModelConfig::iterate_groups`) of `T` steps, and iterate `(g, t)` weighs
+    /// `Model::iterate_groups`) of `T` steps, and iterate `(g, t)` weighs
     /// `logspace(−1, 0, G)[g] · logspace(−1, 0, T)[t]`, normalised (ATOMMIC's sum divided by
     /// `G·T` differs from it by a constant factor).
     #[serde(deserialize_with = "no_fields")]
@@ -270,7 +270,13 @@ impl LossConfig {
     /// (first to last, in `groups` equal groups: see [`IterateWeighting::weights`]) against
     /// `target`, weighted by [`Self::iterates`]; iterates of weight zero are not evaluated.
     /// `data_range` `[N]` is SSIM's per-sample range. Panics without iterates.
-    pub fn total(&self, iterates: &[Tensor<4>], groups: usize, target: &Tensor<4>, data_range: &Tensor<1>) -> Tensor<1> {
+    pub fn total(
+        &self,
+        iterates: &[Tensor<4>],
+        groups: usize,
+        target: &Tensor<4>,
+        data_range: &Tensor<1>,
+    ) -> Tensor<1> {
         self.iterates
             .weights(iterates.len(), groups)
             .into_iter()

@@ -25,9 +25,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use unroll_data::{Simulation, SimulationBatcher, SimulationVisitor, Split, SplitDataset};
+use unroll_data::{Measured, Simulation, SimulationBatcher, SimulationVisitor, Split, SplitDataset};
 use unroll_models::Model;
-use unroll_physics::Signal;
+use unroll_physics::{Physics, Signal};
 
 use crate::checkpoint::{self, EpochRecord, LoopState};
 use crate::config::{ExperimentConfig, ModelShape, OptimizerKind};
@@ -35,6 +35,7 @@ use crate::error::TrainError;
 use crate::evaluate::{self, EvalSummary};
 use crate::files;
 use crate::logs::{RunLog, StepRecord};
+use crate::losses::LossConfig;
 use crate::normalise::{forward, per_sample_max};
 use crate::plot;
 
@@ -232,10 +233,7 @@ fn run<S: Simulation>(
             let step =
                 |model: &Model, shard: &[usize], device: &Device| -> Result<(f64, f64, GradientsParams), TrainError> {
                     let batch = batcher.batch(dataset.items(shard)?, device);
-                    let (iterates, scale) = forward(model, &batch.op, batch.y.clone());
-                    let target = batch.target.clone().image().mul_per_sample(scale.recip());
-                    let images: Vec<Tensor<4>> = iterates.into_iter().map(Signal::image).collect();
-                    let loss = config.loss.total(&images, config.model.iterate_groups(), &target, &per_sample_max(target.clone()));
+                    let loss = batch_loss(&config.loss, model, &batch);
                     let value = loss.clone().into_scalar::<f64>();
                     // The optimiser sums the devices' gradients: weigh each shard so the sum is the mean.
                     let loss = loss * (shard.len() as f64 / positions.len() as f64);
@@ -371,6 +369,16 @@ fn print_summary(summary: &TrainSummary, curves: Option<&Path>) {
         println!("curves: {}", curves.display());
     }
     println!("checkpoint: {}", checkpoint::checkpoint_dir(&summary.out_dir).display());
+}
+
+/// The training loss of `model` on `batch`: the model runs under the normalisation of
+/// [`crate::normalise`], and `loss` compares its iterates with the target divided by the same
+/// per-sample scale (SSIM's data range is that scaled target's maximum).
+pub fn batch_loss<Op: Physics>(loss: &LossConfig, model: &Model, batch: &Measured<Op>) -> Tensor<1> {
+    let (iterates, scale) = forward(model, &batch.op, batch.y.clone());
+    let target = batch.target.clone().image().mul_per_sample(scale.recip());
+    let images: Vec<Tensor<4>> = iterates.into_iter().map(Signal::image).collect();
+    loss.total(&images, model.iterate_groups(), &target, &per_sample_max(target.clone()))
 }
 
 /// Global L2 norm of `grads` over the parameters of `model`.

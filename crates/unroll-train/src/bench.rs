@@ -1,0 +1,398 @@
+//! `unroll bench`: the speed and memory of each model on one fixed multi-coil MRI setup.
+//!
+//! Setup: the `multicoil_mri` problem with 8 simulated coils, a 4× equispaced mask with an 8 %
+//! fully sampled centre (fastMRI's `EquispacedMaskFractionFunc`), coil maps estimated from the ACS
+//! (the default), no noise, batch 1, and as the clean image the centre `size × size` crop
+//! (default 128) of axial slice [`BENCH_SLICE`] of the shipped brain volume
+//! `datasets/brain/ch2.nii.gz`. The measurement is simulated once, by the same source, split and
+//! batcher as training; simulation is not timed.
+//!
+//! Measured, each as the median of `runs` timed runs after `warmup` untimed ones:
+//! - `forward_s`: the model's forward pass without autodiff (the model after `valid()`, on the
+//!   inner device, as evaluation and inference run it), with the normalisation of
+//!   [`crate::normalise::forward`], until the last iterate's sum is read back to the host;
+//! - `train_step_s`: one training step as the trainer takes it: forward, the loss
+//!   ([`crate::trainer::batch_loss`] with the default loss, L1 on the last iterate), its value read
+//!   back, backward, gradients and the Adam step (lr 1e-3), then a device sync;
+//! - `params`: the number of trainable parameters;
+//! - `peak_rss_mib`: the process's peak resident memory (`VmHWM` of `/proc/self/status`, MiB; `None`
+//!   where that file does not exist). It covers the whole process, reading the volume included, so
+//!   `bench all` runs each model in a child process of its own.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use serde::{Deserialize, Serialize};
+use unroll_data::{
+    AugmentConfig, CoilMapSource, DataConfig, Measured, ProblemConfig, Simulation, SimulationBatcher,
+    SimulationVisitor, SourceConfig, Split, SplitConfig, SplitDataset,
+};
+use unroll_models::{
+    CirimConfig, E2eVarNetConfig, Model, ModelConfig, RecurrentVarNetConfig, UnetConfig, UnrolledPgdConfig,
+};
+use unroll_physics::{Fft2, MaskConfig, NoiseModel, Physics, Signal};
+
+use crate::config::{BackendKind, ExperimentConfig, ModelShape, OptimizerConfig, ScheduleConfig, TrainConfig};
+use crate::error::TrainError;
+use crate::losses::{IterateWeighting, LossConfig};
+use crate::normalise::forward;
+use crate::trainer::{batch_loss, optimizer};
+
+/// The models `unroll bench` knows, by name, with the configuration each is benchmarked in.
+/// `unroll bench all` runs them in this order.
+pub fn bench_models() -> Vec<(&'static str, ModelConfig)> {
+    vec![
+        // The quickstart's network (`experiments/quickstart.toml`).
+        (
+            "unrolled_pgd",
+            ModelConfig::UnrolledPgd(UnrolledPgdConfig {
+                iterations: 4,
+                features: 16,
+                layers: 3,
+                ..UnrolledPgdConfig::default()
+            }),
+        ),
+        // fastMRI's U-Net baseline (32 channels, 4 pools).
+        ("unet", ModelConfig::Unet(UnetConfig::default())),
+        // The configurations the PyTorch references (DIRECT, ATOMMIC) were timed at, without the
+        // coil-map network: RecurrentVarNet 15 steps × 64 hidden × 4 layers with the SENSE RSI
+        // (DIRECT's `RecurrentVarNetConfig`), CIRIM 5 cascades × 8 steps of 64-filter IndRNNs,
+        // E2E-VarNet at fastMRI's 12 cascades × 18 channels × 4 pools.
+        (
+            "recurrentvarnet",
+            ModelConfig::RecurrentVarNet(RecurrentVarNetConfig { coil_refinement: false, ..Default::default() }),
+        ),
+        ("cirim", ModelConfig::Cirim(CirimConfig { coil_refinement: false, ..Default::default() })),
+        ("e2e_varnet", ModelConfig::E2eVarnet(E2eVarNetConfig { coil_refinement: false, ..Default::default() })),
+    ]
+}
+
+/// The axial slice of the volume that is benchmarked (the middle one of `ch2.nii.gz`'s 181).
+pub const BENCH_SLICE: usize = 90;
+
+/// The seed of the simulated measurement and the initial weights.
+const BENCH_SEED: u64 = 42;
+
+/// Options of `unroll bench`.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Side of the square image (the centre crop of the slice).
+    pub size: usize,
+    /// Timed runs of each measurement (the median is reported).
+    pub runs: usize,
+    /// Untimed runs before them.
+    pub warmup: usize,
+    /// Compute backend.
+    pub backend: BackendKind,
+    /// The NIfTI volume the slice is taken from.
+    pub volume: PathBuf,
+}
+
+/// The figures of one model (one JSON line of `unroll bench --json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchResult {
+    /// The model's name in [`bench_models`].
+    pub model: String,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Median forward pass without autodiff, seconds.
+    pub forward_s: f64,
+    /// Median training step (forward, loss, backward, Adam), seconds.
+    pub train_step_s: f64,
+    /// Peak resident memory of the process, MiB (`None` off Linux).
+    pub peak_rss_mib: Option<f64>,
+    /// The backend.
+    pub backend: BackendKind,
+    /// The model config and the bench setup.
+    pub config: serde_json::Value,
+}
+
+/// `unroll bench <model|all>`: benchmarks `model` (or every model of [`bench_models`], each in a
+/// child process, for `all`) and prints one JSON line per model (`json`) or a table at the end.
+pub fn run(model: &str, options: &BenchOptions, json: bool) -> Result<Vec<BenchResult>, TrainError> {
+    let results = if model == "all" {
+        bench_all(options, json)?
+    } else {
+        let result = bench(model, options)?;
+        if json {
+            println!("{}", serde_json::to_string(&result).expect("result serialises"));
+        }
+        vec![result]
+    };
+    if !json {
+        print!("{}", table(options, &results));
+    }
+    Ok(results)
+}
+
+/// Benchmarks the model named `name` in this process (see the module docs).
+pub fn bench(name: &str, options: &BenchOptions) -> Result<BenchResult, TrainError> {
+    let Some((_, model)) = bench_models().into_iter().find(|(known, _)| *known == name) else {
+        return Err(TrainError::Usage(format!(
+            "bench: unknown model `{name}`; known models: {}, or all",
+            known_names()
+        )));
+    };
+    if options.runs == 0 {
+        return Err(TrainError::Usage("bench: --runs must be at least 1".into()));
+    }
+    if !options.volume.exists() {
+        return Err(TrainError::Usage(format!(
+            "bench: the volume {} does not exist; run from the repository root or pass --volume",
+            options.volume.display()
+        )));
+    }
+    let config = experiment(model, options);
+    let invalid = |m: String| TrainError::Usage(format!("bench --size {}: {m}", options.size));
+    config.validate().map_err(invalid)?;
+    let images = Arc::new(config.data.source.load()?);
+    let set = config.data.dataset(images, Split::Test, config.seed).map_err(invalid)?;
+    let shape = set.item_shape().ok_or_else(|| invalid("the slice range is empty".into()))?;
+    config.data.problem.visit(shape, BenchVisitor { name, config: &config, set, options })
+}
+
+/// The experiment a model is benchmarked in: the setup of the module docs, the default loss and
+/// optimiser, batch 1.
+fn experiment(model: ModelConfig, options: &BenchOptions) -> ExperimentConfig {
+    let problem = ProblemConfig::MulticoilMri {
+        coils: 8,
+        mask: MaskConfig::Equispaced { acceleration: 4, center_fraction: 0.08 },
+        noise: NoiseModel::None,
+        fft: Fft2::default(),
+        phase: 0.0,
+        coil_maps: CoilMapSource::Acs,
+    };
+    ExperimentConfig {
+        name: Some("bench".into()),
+        seed: BENCH_SEED,
+        backend: options.backend,
+        data: DataConfig {
+            source: SourceConfig::Nifti {
+                path: options.volume.clone(),
+                axis: 2,
+                slices: Some([BENCH_SLICE, BENCH_SLICE + 1]),
+            },
+            problem,
+            split: SplitConfig { train: 0.0, val: 0.0, test: 1.0, contiguous: true },
+            crop: Some([options.size, options.size]),
+            augment: AugmentConfig::default(),
+        },
+        // CIRIM's loss weighs every estimate (ATOMMIC's `accumulate_predictions`).
+        loss: LossConfig {
+            iterates: if matches!(model, ModelConfig::Cirim(_)) {
+                IterateWeighting::Logspace
+            } else {
+                IterateWeighting::Last
+            },
+            ..LossConfig::default()
+        },
+        model,
+        optimizer: OptimizerConfig::default(),
+        schedule: ScheduleConfig::default(),
+        train: TrainConfig {
+            epochs: 1,
+            batch_size: 1,
+            checkpoint_every: 0,
+            validate_every: 1,
+            early_stopping: None,
+            log_every: 1,
+            devices: 1,
+        },
+        file: None,
+    }
+}
+
+fn known_names() -> String {
+    bench_models().iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+}
+
+struct BenchVisitor<'a> {
+    name: &'a str,
+    config: &'a ExperimentConfig,
+    set: SplitDataset,
+    options: &'a BenchOptions,
+}
+
+impl SimulationVisitor for BenchVisitor<'_> {
+    type Output = Result<BenchResult, TrainError>;
+
+    fn visit<S: Simulation>(self, simulation: S) -> Self::Output {
+        let BenchVisitor { name, config, set, options } = self;
+        let device = config.backend.device();
+        let adevice = device.clone().autodiff();
+        adevice.seed(config.seed);
+        let image_shape = set.item_shape().expect("one slice");
+        let shape = ModelShape { channels: simulation.model_channels(image_shape[0]), image_shape };
+        let model = config.model.init(&config.model_context(shape), &adevice);
+        let params = model.num_params();
+        let batcher = SimulationBatcher { simulation };
+        let items = set.items(&[0])?;
+
+        let inference = model.valid();
+        let batch = batcher.batch(items.clone(), &device);
+        let forward_s = median_seconds(options, (), |()| {
+            let (mut iterates, _) = forward(&inference, &batch.op, batch.y.clone());
+            iterates.pop().expect("at least one iterate").image().sum().into_scalar::<f64>();
+            Ok(())
+        })?;
+        drop((inference, batch));
+
+        let batch = batcher.batch(items, &adevice);
+        let mut optim = optimizer(config);
+        let train_step_s = median_seconds(options, model, |model| train_step(config, model, &mut optim, &batch))?;
+
+        let [_, h, w] = image_shape;
+        let setup = serde_json::json!({
+            "model": config.model,
+            "batch": config.train.batch_size,
+            "size": [h, w],
+            "problem": config.data.problem,
+            "source": config.data.source,
+            "loss": config.loss,
+            "optimizer": config.optimizer,
+            "runs": options.runs,
+            "warmup": options.warmup,
+        });
+        Ok(BenchResult {
+            model: name.to_string(),
+            params,
+            forward_s,
+            train_step_s,
+            peak_rss_mib: peak_rss_mib(),
+            backend: config.backend,
+            config: setup,
+        })
+    }
+}
+
+/// One training step of the trainer's: forward and loss, the loss value read back (and checked),
+/// backward, Adam; then a device sync so the time covers the update.
+fn train_step<Op: Physics>(
+    config: &ExperimentConfig,
+    model: Model,
+    optim: &mut ModuleOptimizer,
+    batch: &Measured<Op>,
+) -> Result<Model, TrainError> {
+    let loss = batch_loss(&config.loss, &model, batch);
+    let value = loss.clone().into_scalar::<f64>();
+    if !value.is_finite() {
+        return Err(TrainError::Diverged(format!("bench: the loss is {value}")));
+    }
+    let device = loss.device();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let model = optim.step(config.optimizer.lr, model, grads);
+    device.sync().map_err(|e| TrainError::Usage(format!("bench: the device failed: {e}")))?;
+    Ok(model)
+}
+
+/// The median wall time of `options.runs` calls of `step` after `options.warmup` untimed ones;
+/// `step` passes `state` on from call to call.
+fn median_seconds<T>(
+    options: &BenchOptions,
+    mut state: T,
+    mut step: impl FnMut(T) -> Result<T, TrainError>,
+) -> Result<f64, TrainError> {
+    let mut times = Vec::with_capacity(options.runs);
+    for run in 0..options.warmup + options.runs {
+        let started = Instant::now();
+        state = step(state)?;
+        if run >= options.warmup {
+            times.push(started.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let mid = times.len() / 2;
+    Ok(if times.len() % 2 == 1 { times[mid] } else { (times[mid - 1] + times[mid]) / 2.0 })
+}
+
+/// Peak resident memory of this process in MiB (`VmHWM` of `/proc/self/status`), `None` where
+/// that file does not exist (not Linux).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kib: f64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Every model of [`bench_models`], each in a child process (`unroll bench <name> --json` with the
+/// same options) so that its peak memory is its own; relays each child's JSON line when `json`.
+fn bench_all(options: &BenchOptions, json: bool) -> Result<Vec<BenchResult>, TrainError> {
+    let exe = std::env::current_exe().map_err(|e| TrainError::Usage(format!("bench all: no executable: {e}")))?;
+    let mut results = Vec::new();
+    for (name, _) in bench_models() {
+        let output = Command::new(&exe)
+            .args(["bench", name, "--json"])
+            .args(["--size", &options.size.to_string()])
+            .args(["--runs", &options.runs.to_string()])
+            .args(["--warmup", &options.warmup.to_string()])
+            .args(["--backend", &backend_name(options.backend)])
+            .arg("--volume")
+            .arg(&options.volume)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| TrainError::Usage(format!("bench all: cannot run {}: {e}", exe.display())))?;
+        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        let failed = |why: String| {
+            // The child's own `error: ` prefixes are dropped: this is one error.
+            let told: Vec<&str> = stderr.lines().map(|l| l.strip_prefix("error: ").unwrap_or(l)).collect();
+            TrainError::Usage(format!("bench all: model {name} failed ({why}): {}", told.join("\n")))
+        };
+        if !output.status.success() {
+            return Err(failed(output.status.to_string()));
+        }
+        eprint!("{stderr}");
+        let line = stdout.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
+        let result: BenchResult =
+            serde_json::from_str(line).map_err(|e| failed(format!("its output {line:?}: {e}")))?;
+        if json {
+            println!("{line}");
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// The backend's name on the command line (`flex`, …).
+fn backend_name(backend: BackendKind) -> String {
+    clap::ValueEnum::to_possible_value(&backend).expect("every backend has a name").get_name().to_string()
+}
+
+/// The human-readable report: the setup, then one row per model.
+pub fn table(options: &BenchOptions, results: &[BenchResult]) -> String {
+    let mut text = format!(
+        "bench: multicoil_mri, 8 coils, {s}x{s}, batch 1, 4x equispaced mask (8% centre), ACS maps, slice {BENCH_SLICE} \
+         of {}, {}; median of {} run(s) after {} warm-up\n",
+        options.volume.display(),
+        backend_name(options.backend),
+        options.runs,
+        options.warmup,
+        s = options.size,
+    );
+    text +=
+        &format!("{:<16}{:>12}{:>14}{:>16}{:>16}\n", "model", "params", "forward s", "train step s", "peak RSS MiB");
+    for r in results {
+        let rss = r.peak_rss_mib.map_or("n/a".into(), |m| format!("{m:.1}"));
+        text += &format!("{:<16}{:>12}{:>14.4}{:>16.4}{:>16}\n", r.model, r.params, r.forward_s, r.train_step_s, rss);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn unrolled_pgd_is_the_quickstart_network() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/quickstart.toml");
+        let quickstart = ExperimentConfig::load(&file, &[]).unwrap();
+        let (_, model) = bench_models().into_iter().find(|(name, _)| *name == "unrolled_pgd").unwrap();
+        assert_eq!(model, quickstart.model);
+    }
+}
