@@ -126,6 +126,10 @@ enum Command {
         /// The NIfTI volume the slice is taken from.
         #[arg(long, default_value = "datasets/brain/ch2.nii.gz")]
         volume: PathBuf,
+        /// Train with gradient checkpointing (as `train.gradient_checkpointing = true` does):
+        /// memory-bound activations are recomputed in the backward pass.
+        #[arg(long)]
+        gradient_checkpointing: bool,
     },
     /// Describe a data file (HDF5, NIfTI, NPY/NPZ, PNG/JPEG, IDX, FITS, DICOM), a training output folder or a
     /// package.
@@ -160,8 +164,8 @@ fn run(cli: Cli) -> Result<(), TrainError> {
                 infer::infer(&package, &InferOptions { input, out_dir: out.clone(), psf_sigma, mask }, &device)?;
             println!("reconstructed {} image(s) into {}", images.len(), out.display());
         }
-        Command::Bench { model, json, size, runs, warmup, backend, volume } => {
-            bench::run(&model, &BenchOptions { size, runs, warmup, backend, volume }, json)?;
+        Command::Bench { model, json, size, runs, warmup, backend, volume, gradient_checkpointing } => {
+            bench::run(&model, &BenchOptions { size, runs, warmup, backend, volume, gradient_checkpointing }, json)?;
         }
         Command::Inspect { path } => print!("{}", commands::inspect(&path)?),
     }

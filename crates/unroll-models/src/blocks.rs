@@ -1,5 +1,6 @@
 //! Building blocks shared by the models.
 
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
@@ -52,6 +53,13 @@ impl ResidualCnn {
     }
 }
 
+/// `max(x, 0)`, whose backward pass keeps the 1-byte mask `x > 0` instead of `x` (Burn's `relu`
+/// keeps its input: four times the memory, for every activation of an unrolled network).
+pub fn lean_relu(x: Tensor<4>) -> Tensor<4> {
+    let negative = x.clone().lower_equal_elem(0.0);
+    x.mask_fill(negative, 0.0)
+}
+
 /// A convolution that keeps the size by replication ("edge") padding of `dilation·(k−1)/2` pixels
 /// and no zero padding: the layout of DIRECT's and ATOMMIC's recurrent units.
 #[derive(Module, Debug)]
@@ -78,11 +86,22 @@ impl EdgeConv {
     }
 }
 
-/// A 1×1 convolution `from → to` with the given weight initialisation and a constant bias.
+/// A 1×1 convolution `from → to` with the given weight initialisation and a constant bias. The
+/// weights are drawn at once without autodiff: Burn initialises parameters lazily, on the model's
+/// device, and an orthogonal draw (a QR decomposition) on an autodiff device would be recorded in
+/// the first forward pass's graph (hundreds of MiB for a RecurrentVarNet).
 pub fn pointwise(from: usize, to: usize, weight: Initializer, bias: f64, device: &Device) -> Conv2d {
-    let mut conv = Conv2dConfig::new([from, to], [1, 1]).init(device);
-    conv.weight = weight.init_with([to, from, 1, 1], Some(from), Some(to), device);
-    conv.bias = Some(Initializer::Constant { value: bias }.init([to], device));
+    let drawn: Tensor<4> = weight.init_with([to, from, 1, 1], Some(from), Some(to), &device.clone().inner()).val();
+    pointwise_with(drawn, Some(bias), device)
+}
+
+/// A 1×1 convolution with the given weight `[to, from, 1, 1]` (on any device) and constant bias
+/// (or none).
+pub fn pointwise_with(weight: Tensor<4>, bias: Option<f64>, device: &Device) -> Conv2d {
+    let [to, from, _, _] = weight.dims();
+    let mut conv = Conv2dConfig::new([from, to], [1, 1]).with_bias(bias.is_some()).init(device);
+    conv.weight = Param::from_tensor(Tensor::from_data(weight.into_data(), device));
+    conv.bias = bias.map(|value| Initializer::Constant { value }.init([to], device));
     conv
 }
 

@@ -14,11 +14,11 @@ use burn::module::Param;
 use burn::nn::Initializer;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid, tanh};
+use burn::tensor::activation::{sigmoid, tanh};
 use serde::{Deserialize, Serialize};
 use unroll_physics::{Complex, LinearOperator, Physics};
 
-use crate::blocks::{CoilRefinement, EdgeConv, mri_operator, pointwise};
+use crate::blocks::{CoilRefinement, EdgeConv, lean_relu, mri_operator, pointwise};
 use crate::reconstructor::Reconstructor;
 
 /// The recurrent cell of [`Cirim`].
@@ -162,7 +162,7 @@ impl Cell {
     /// The new state from the input `x` and the state `h`.
     fn forward(&self, x: Tensor<4>, h: Tensor<4>) -> Tensor<4> {
         match self {
-            Cell::IndRnn(cell) => relu(cell.input.forward(x) + h * cell.recurrent.val()),
+            Cell::IndRnn(cell) => lean_relu(cell.input.forward(x) + h * cell.recurrent.val()),
             Cell::Gru(cell) => {
                 let f = h.dims()[1];
                 let (gi, gh) = (cell.input.forward(x), cell.hidden.forward(h.clone()));
@@ -217,14 +217,14 @@ impl<Op: Physics> Reconstructor<Op> for Cirim {
             for _ in 0..self.steps {
                 let gradient = mri.adjoint(mri.forward(x.clone()) - y.clone());
                 let input = Tensor::cat(vec![x.clone().to_channels(), gradient.to_channels()], 1);
-                let features = relu(block.conv1.forward(input));
+                let features = lean_relu(block.conv1.forward(input));
                 let [h1, h2] = hidden.take().unwrap_or_else(|| {
                     let [n, _, h, w] = features.dims();
                     let zeros = Tensor::zeros([n, self.filters, h, w], &features.device());
                     [zeros.clone(), zeros]
                 });
                 let h1 = block.cell1.forward(features, h1);
-                let h2 = block.cell2.forward(relu(block.conv2.forward(h1.clone())), h2);
+                let h2 = block.cell2.forward(lean_relu(block.conv2.forward(h1.clone())), h2);
                 x = x + Complex::from_channels(block.out.forward(h2.clone()));
                 hidden = Some([h1, h2]);
                 if let Some(weight) = &block.dc_weight {

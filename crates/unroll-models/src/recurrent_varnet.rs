@@ -12,11 +12,11 @@ use burn::module::Param;
 use burn::nn::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid, tanh};
+use burn::tensor::activation::{sigmoid, tanh};
 use serde::{Deserialize, Serialize};
 use unroll_physics::{Complex, Physics};
 
-use crate::blocks::{CoilRefinement, EdgeConv, mri_operator, pointwise};
+use crate::blocks::{CoilRefinement, EdgeConv, lean_relu, mri_operator, pointwise_with};
 use crate::reconstructor::Reconstructor;
 
 /// Hyperparameters of [`RecurrentVarNet`] (defaults: DIRECT's `RecurrentVarNetConfig`).
@@ -166,14 +166,21 @@ impl RecurrentVarNetConfig {
 }
 
 /// DIRECT's Conv2dGRU with replication padding (`mri.md` §1.3): `n_l + 1` convolutions
-/// (5×5 `2 → H`, 3×3 dilation 2, 3×3 …, 3×3 `H → 2`) and, per layer, reset/update/output gates
-/// (1×1 `2H → H`, orthogonal weights, biases −1/0/0).
+/// (5×5 `2 → H`, 3×3 dilation 2, 3×3 …, 3×3 `H → 2`) and, per layer, update/reset/output gates
+/// (1×1 `2H → H` on `[x, h]` (`[x, r ⊙ h]` for the output), orthogonal weights, biases 0/−1/0).
+/// Each gate's weight is kept as its `x` and `h` halves, so `[x, h]` is never concatenated: one
+/// 1×1 convolution `H → 3H` takes the `x` parts of all three gates (with the biases), one
+/// `H → 2H` the `h` parts of update and reset, one `H → H` the output gate's `r ⊙ h`. The sums
+/// and the parameters are those of the concatenated form.
 #[derive(Module, Debug)]
 struct ConvGru {
     convs: Vec<EdgeConv>,
-    reset: Vec<Conv2d>,
-    update: Vec<Conv2d>,
-    out: Vec<Conv2d>,
+    /// Per layer: `x ↦` the update, reset and output gates' `x` terms (`H → 3H`, biased).
+    input_gates: Vec<Conv2d>,
+    /// Per layer: `h ↦` the update and reset gates' `h` terms (`H → 2H`).
+    hidden_gates: Vec<Conv2d>,
+    /// Per layer: `r ⊙ h ↦` the output gate's `h` term (`H → H`).
+    output_hidden: Vec<Conv2d>,
 }
 
 impl ConvGru {
@@ -183,31 +190,51 @@ impl ConvGru {
             convs.push(EdgeConv::new(hidden, hidden, 3, if l == 1 { 2 } else { 1 }, true, device));
         }
         convs.push(EdgeConv::new(hidden, 2, 3, 1, true, device));
-        let gates = |bias: f64| -> Vec<Conv2d> {
-            (0..layers)
-                .map(|_| pointwise(2 * hidden, hidden, Initializer::Orthogonal { gain: 1.0 }, bias, device))
-                .collect()
-        };
-        Self { convs, reset: gates(-1.0), update: gates(0.0), out: gates(0.0) }
+        let inner = device.clone().inner();
+        let (mut input_gates, mut hidden_gates, mut output_hidden) = (vec![], vec![], vec![]);
+        for _ in 0..layers {
+            // Orthogonal `[H, 2H]` weights of the update, reset and output gates, split in halves.
+            let [update, reset, out]: [Tensor<4>; 3] = std::array::from_fn(|_| {
+                Initializer::Orthogonal { gain: 1.0 }.init_with([hidden, 2 * hidden, 1, 1], None, None, &inner).val()
+            });
+            let half = |w: &Tensor<4>, i: usize| w.clone().narrow(1, i * hidden, hidden);
+            let x_parts = Tensor::cat(vec![half(&update, 0), half(&reset, 0), half(&out, 0)], 0);
+            let biases: Vec<f32> = [0.0, -1.0, 0.0].iter().flat_map(|&b| std::iter::repeat_n(b, hidden)).collect();
+            let mut input = pointwise_with(x_parts, Some(0.0), device);
+            input.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(biases, [3 * hidden]), device)));
+            input_gates.push(input);
+            hidden_gates.push(pointwise_with(Tensor::cat(vec![half(&update, 1), half(&reset, 1)], 0), None, device));
+            output_hidden.push(pointwise_with(half(&out, 1), None, device));
+        }
+        Self { convs, input_gates, hidden_gates, output_hidden }
     }
 
     /// `x` `[N, 2, H, W]` and the per-layer states `[N, hidden, H, W]` (zeros if `None`) → the
     /// output `[N, 2, H, W]` and the new states.
     fn forward(&self, mut x: Tensor<4>, state: Option<Vec<Tensor<4>>>) -> (Tensor<4>, Vec<Tensor<4>>) {
-        let layers = self.reset.len();
+        let layers = self.input_gates.len();
         let mut next = Vec::with_capacity(layers);
         for l in 0..layers {
-            x = relu(self.convs[l].forward(x));
+            x = lean_relu(self.convs[l].forward(x));
+            let gates = self.input_gates[l].forward(x);
+            let hidden = gates.dims()[1] / 3;
+            let gate = |i: usize| gates.clone().narrow(1, i * hidden, hidden);
             let h = match &state {
-                Some(state) => state[l].clone(),
-                None => x.zeros_like(),
+                // A zero state adds nothing to the gates, and the new state is `u ⊙ candidate`.
+                None => {
+                    let update = sigmoid(gate(0));
+                    update * tanh(gate(2))
+                }
+                Some(state) => {
+                    let h = state[l].clone();
+                    let from_h = self.hidden_gates[l].forward(h.clone());
+                    let update = sigmoid(gate(0) + from_h.clone().narrow(1, 0, hidden));
+                    let reset = sigmoid(gate(1) + from_h.narrow(1, hidden, hidden));
+                    let candidate = tanh(gate(2) + self.output_hidden[l].forward(h.clone() * reset));
+                    h.clone() + update * (candidate - h)
+                }
             };
-            let both = Tensor::cat(vec![x.clone(), h.clone()], 1);
-            let update = sigmoid(self.update[l].forward(both.clone()));
-            let reset = sigmoid(self.reset[l].forward(both));
-            let candidate = tanh(self.out[l].forward(Tensor::cat(vec![x, h.clone() * reset], 1)));
-            let h = h * (update.clone().neg() + 1.0) + candidate * update;
-            x = relu(h.clone());
+            x = lean_relu(h.clone());
             next.push(h);
         }
         (self.convs[layers].forward(x), next)
@@ -244,11 +271,11 @@ impl RecurrentInit {
     fn forward(&self, mut x: Tensor<4>) -> Vec<Tensor<4>> {
         let mut features = Vec::with_capacity(self.trunk.len());
         for conv in &self.trunk {
-            x = relu(conv.forward(x));
+            x = lean_relu(conv.forward(x));
             features.push(x.clone());
         }
         let x = Tensor::cat(features.split_off(features.len() - self.multiscale), 1);
-        self.heads.iter().map(|head| relu(head.forward(x.clone()))).collect()
+        self.heads.iter().map(|head| lean_relu(head.forward(x.clone()))).collect()
     }
 }
 

@@ -114,7 +114,7 @@ fn tiny_mri_models() -> Vec<ModelConfig> {
     vec![
         ModelConfig::RecurrentVarNet(RecurrentVarNetConfig {
             steps: 2,
-            hidden: 4,
+            hidden: 8,
             layers: 3,
             shared: false,
             initializer: Some(RsiConfig { channels: vec![4, 6], dilations: vec![1, 2], multiscale: 2 }),

@@ -91,6 +91,8 @@ pub struct BenchOptions {
     pub backend: BackendKind,
     /// The NIfTI volume the slice is taken from.
     pub volume: PathBuf,
+    /// Train with Burn's balanced gradient checkpointing (`train.gradient_checkpointing`).
+    pub gradient_checkpointing: bool,
 }
 
 /// The figures of one model (one JSON line of `unroll bench --json`).
@@ -202,6 +204,7 @@ fn experiment(model: ModelConfig, options: &BenchOptions) -> ExperimentConfig {
             early_stopping: None,
             log_every: 1,
             devices: 1,
+            gradient_checkpointing: options.gradient_checkpointing,
         },
         file: None,
     }
@@ -224,7 +227,7 @@ impl SimulationVisitor for BenchVisitor<'_> {
     fn visit<S: Simulation>(self, simulation: S) -> Self::Output {
         let BenchVisitor { name, config, set, options } = self;
         let device = config.backend.device();
-        let adevice = device.clone().autodiff();
+        let adevice = config.train.autodiff(device.clone());
         adevice.seed(config.seed);
         let image_shape = set.item_shape().expect("one slice");
         let shape = ModelShape { channels: simulation.model_channels(image_shape[0]), image_shape };
@@ -255,6 +258,7 @@ impl SimulationVisitor for BenchVisitor<'_> {
             "source": config.data.source,
             "loss": config.loss,
             "optimizer": config.optimizer,
+            "gradient_checkpointing": config.train.gradient_checkpointing,
             "runs": options.runs,
             "warmup": options.warmup,
         });
@@ -333,6 +337,7 @@ fn bench_all(options: &BenchOptions, json: bool) -> Result<Vec<BenchResult>, Tra
             .args(["--backend", &backend_name(options.backend)])
             .arg("--volume")
             .arg(&options.volume)
+            .args(options.gradient_checkpointing.then_some("--gradient-checkpointing"))
             .stdin(Stdio::null())
             .output()
             .map_err(|e| TrainError::Usage(format!("bench all: cannot run {}: {e}", exe.display())))?;

@@ -211,6 +211,19 @@ pub struct TrainConfig {
     /// useful only to test the code path.
     #[serde(default = "default_one")]
     pub devices: usize,
+    /// Burn's balanced gradient checkpointing: activations of memory-bound operations (element-wise
+    /// maps, gates) are recomputed in the backward pass instead of kept, while those of convolutions
+    /// and matrix products are kept. Less memory for deep unrolled networks, a little more time.
+    #[serde(default)]
+    pub gradient_checkpointing: bool,
+}
+
+impl TrainConfig {
+    /// The autodiff device training runs on, for the inner `device`.
+    pub fn autodiff(&self, device: burn::tensor::Device) -> burn::tensor::Device {
+        let device = device.autodiff();
+        if self.gradient_checkpointing { device.gradient_checkpointing() } else { device }
+    }
 }
 
 fn default_batch() -> usize {

@@ -164,7 +164,7 @@ fn run<S: Simulation>(
     let started = Instant::now();
     let out = &options.out_dir;
     let tc = &config.train;
-    let devices: Vec<Device> = config.backend.devices(tc.devices).into_iter().map(Device::autodiff).collect();
+    let devices: Vec<Device> = config.backend.devices(tc.devices).into_iter().map(|d| tc.autodiff(d)).collect();
     let adevice = devices[0].clone();
     let device = adevice.clone().inner();
     adevice.seed(config.seed);
