@@ -187,6 +187,16 @@ pub trait Simulation: Clone + Send + Sync + 'static {
         image_channels
     }
 
+    /// The image reports call the input: `|Aᴴy|` unless the field has another convention.
+    fn input_image(&self, op: &Self::Op, y: <Self::Op as LinearOperator>::Range) -> Tensor<4> {
+        op.adjoint(y).image()
+    }
+
+    /// The name of [`Simulation::input_image`].
+    fn input_name(&self) -> &'static str {
+        "Aᴴy"
+    }
+
     /// The classical reconstruction a learned one is compared with, and its name.
     fn baseline(&self, op: &Self::Op, y: <Self::Op as LinearOperator>::Range) -> <Self::Op as LinearOperator>::Domain;
 
@@ -547,6 +557,15 @@ impl Simulation for MriSimulation {
     /// One complex image, whether simulated from an image or measured by coils.
     fn model_channels(&self, _image_channels: usize) -> usize {
         2
+    }
+
+    /// The zero-filled RSS, `rss(F⁻¹y)` (fastMRI's and DIRECT's "zero-filled" image).
+    fn input_image(&self, op: &MultiCoilMri, y: Complex<4>) -> Tensor<4> {
+        op.fft().inverse(y).rss()
+    }
+
+    fn input_name(&self) -> &'static str {
+        "zero-filled RSS"
     }
 
     fn baseline(&self, op: &MultiCoilMri, y: Complex<4>) -> Complex<4> {

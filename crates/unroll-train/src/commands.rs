@@ -75,11 +75,11 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
         )));
     }
     let shape = set.item_shape().expect("non-empty");
-    let (results, baseline_name) = config
+    let (results, names) = config
         .data
         .problem
         .visit(shape, EvalVisitor { model: &model, set: &set, device: &device, batch_size: config.train.batch_size })?;
-    let summary = EvalSummary::from_items(&results, baseline_name);
+    let summary = EvalSummary::from_items(&results, names);
     evaluate::write_report(&options.out, &results, &summary, &format!("{} ({split:?} split)", config.name()))?;
     print!("{}", summary.table(&format!("{} ({split:?}, {} items)", config.name(), summary.items)));
     println!("report: {}", options.out.display());
@@ -102,17 +102,17 @@ fn eval_kspace(
         device: &'a Device,
     }
     impl SimulationVisitor for KspaceVisitor<'_> {
-        type Output = Result<(Vec<evaluate::ItemResult>, &'static str), TrainError>;
+        type Output = Result<(Vec<evaluate::ItemResult>, (&'static str, &'static str)), TrainError>;
         fn visit<S: Simulation>(self, simulation: S) -> Self::Output {
             let results =
                 evaluate::evaluate_kspace(self.model, self.volumes, &simulation, self.acquisition, self.device, true)?;
-            Ok((results, simulation.baseline_name()))
+            Ok((results, (simulation.input_name(), simulation.baseline_name())))
         }
     }
     let shape = [1, 1, 1];
     let visitor = KspaceVisitor { model, volumes, acquisition: (mask, fft, config.seed), device };
-    let (results, baseline_name) = config.data.problem.visit(shape, visitor)?;
-    let summary = EvalSummary::from_items(&results, baseline_name);
+    let (results, names) = config.data.problem.visit(shape, visitor)?;
+    let summary = EvalSummary::from_items(&results, names);
     let label = format!("{} on {} fastMRI volume(s)", config.name(), volumes.len());
     evaluate::write_report(&options.out, &results, &summary, &label)?;
     print!("{}", summary.table(&format!("{} ({} volumes)", config.name(), summary.items)));
@@ -131,11 +131,11 @@ struct EvalVisitor<'a> {
 }
 
 impl SimulationVisitor for EvalVisitor<'_> {
-    type Output = Result<(Vec<evaluate::ItemResult>, &'static str), TrainError>;
+    type Output = Result<(Vec<evaluate::ItemResult>, (&'static str, &'static str)), TrainError>;
 
     fn visit<S: Simulation>(self, simulation: S) -> Self::Output {
         let results = evaluate::evaluate(self.model, self.set, &simulation, self.device, self.batch_size, true)?;
-        Ok((results, simulation.baseline_name()))
+        Ok((results, (simulation.input_name(), simulation.baseline_name())))
     }
 }
 

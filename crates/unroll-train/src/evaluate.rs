@@ -1,6 +1,6 @@
 //! Evaluation of a model on a split: per-item and mean PSNR / SSIM / NMSE of the reconstruction, of
-//! the input `Aᴴy` (zero-filled image for MRI, the blurred or masked image for deblurring and
-//! inpainting) and of the problem's named classical baseline ([`Simulation::baseline`]: CG-SENSE,
+//! the input ([`Simulation::input_image`]: `|Aᴴy|`, the blurred or masked image for deblurring and
+//! inpainting, the zero-filled RSS for MRI) and of the problem's named classical baseline ([`Simulation::baseline`]: CG-SENSE,
 //! Wiener, Tikhonov, FBP, the noisy or masked image), plus the images for panels.
 //!
 //! Metrics follow fastMRI (`specs/mri.md` §3.3) with one item as the volume: the channels of an
@@ -14,7 +14,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use unroll_data::{Acquisition, Simulation, SimulationBatcher, SplitDataset, readers};
 use unroll_models::Model;
-use unroll_physics::{Fft2, LinearOperator, MaskConfig, Physics, Signal};
+use unroll_physics::{Fft2, MaskConfig, Physics, Signal};
 
 use crate::error::TrainError;
 use crate::metrics::{Metrics, volume_metrics};
@@ -27,7 +27,7 @@ pub struct ItemImages {
     pub shape: [usize; 3],
     /// Ground truth.
     pub target: Vec<f32>,
-    /// The input baseline `Aᴴy` (modulus for complex data).
+    /// The input ([`Simulation::input_image`]).
     pub input: Vec<f32>,
     /// The classical baseline (modulus for complex data).
     pub baseline: Vec<f32>,
@@ -42,7 +42,7 @@ pub struct ItemResult {
     pub index: usize,
     /// Reconstruction metrics.
     pub recon: Metrics,
-    /// Input (`Aᴴy`) metrics.
+    /// Input ([`Simulation::input_image`]) metrics.
     pub input: Metrics,
     /// Classical-baseline metrics.
     pub baseline: Metrics,
@@ -57,8 +57,11 @@ pub struct EvalSummary {
     pub items: usize,
     /// Mean reconstruction metrics.
     pub recon: Metrics,
-    /// Mean input (`Aᴴy`) metrics.
+    /// Mean input (`Aᴴy`, or the problem's convention: `Simulation::input_image`) metrics.
     pub input: Metrics,
+    /// The input's name.
+    #[serde(default)]
+    pub input_name: String,
     /// Mean classical-baseline metrics.
     pub baseline: Metrics,
     /// The classical baseline's name.
@@ -66,13 +69,14 @@ pub struct EvalSummary {
 }
 
 impl EvalSummary {
-    /// Means over items; `baseline_name` names [`ItemResult::baseline`].
-    pub fn from_items(items: &[ItemResult], baseline_name: &str) -> Self {
+    /// Means over items; `names` are those of [`ItemResult::input`] and [`ItemResult::baseline`].
+    pub fn from_items(items: &[ItemResult], (input_name, baseline_name): (&str, &str)) -> Self {
         let mean = |pick: fn(&ItemResult) -> Metrics| Metrics::mean(&items.iter().map(pick).collect::<Vec<_>>());
         Self {
             items: items.len(),
             recon: mean(|i| i.recon),
             input: mean(|i| i.input),
+            input_name: input_name.to_string(),
             baseline: mean(|i| i.baseline),
             baseline_name: baseline_name.to_string(),
         }
@@ -82,7 +86,7 @@ impl EvalSummary {
     pub fn table(&self, title: &str) -> String {
         let row = |name: &str, m: &Metrics| format!("{name:<24}{:>10.2}{:>10.4}{:>10.4}\n", m.psnr, m.ssim, m.nmse);
         format!("{title:<24}{:>10}{:>10}{:>10}\n", "PSNR dB", "SSIM", "NMSE")
-            + &row("input (Aᴴy)", &self.input)
+            + &row(&format!("input ({})", self.input_name), &self.input)
             + &row(&format!("baseline: {}", self.baseline_name), &self.baseline)
             + &row("reconstruction", &self.recon)
     }
@@ -153,7 +157,7 @@ pub fn evaluate_kspace<S: Simulation>(
             let recon = iterates.pop().expect("at least one iterate").mul_per_sample(scale).image();
             let crop = |t: Tensor<4>| centre_crop(&host(t), [height, width], [h, w]);
             images.recon.extend(crop(recon));
-            images.input.extend(crop(op.adjoint(y.clone()).image()));
+            images.input.extend(crop(simulation.input_image(&op, y.clone())));
             images.baseline.extend(crop(simulation.baseline(&op, y).image()));
             images.target.extend(crop(target));
         }
@@ -178,7 +182,7 @@ pub fn evaluate<S: Simulation>(
         let batch = batcher.batch(dataset.items(chunk)?, device);
         let (mut iterates, scale) = forward(model, &batch.op, batch.y.clone());
         let recon = iterates.pop().expect("at least one iterate").mul_per_sample(scale).image();
-        let input = batch.op.adjoint(batch.y.clone()).image();
+        let input = simulation.input_image(&batch.op, batch.y.clone());
         let baseline = simulation.baseline(&batch.op, batch.y.clone()).image();
         let target = batch.target.clone().image();
         let [n, c, h, w] = target.dims();

@@ -291,7 +291,10 @@ fn run<S: Simulation>(
         if validate {
             let results =
                 evaluate::evaluate(&model.valid(), &val_set, &batcher.simulation, &device, tc.batch_size, false)?;
-            let val = EvalSummary::from_items(&results, batcher.simulation.baseline_name());
+            let val = EvalSummary::from_items(
+                &results,
+                (batcher.simulation.input_name(), batcher.simulation.baseline_name()),
+            );
             if !val.recon.psnr.is_finite() {
                 return Err(diverged(format!("the validation PSNR is {} after epoch {}", val.recon.psnr, state.epoch)));
             }
