@@ -122,6 +122,31 @@ fn fastmri_kspace_trains_and_is_refused_where_it_cannot_serve() {
     std::fs::write(&exp, experiment("kind = \"denoising\"\nnoise = { kind = \"gaussian\", sigma = 0.1 }")).unwrap();
     let stderr = fails(&unroll(&["train", s(&exp), "--out", s(&dir.path().join("r3"))], dir.path()));
     assert!(stderr.contains("fastmri") && stderr.contains("denoising"), "{stderr}");
+
+    // Coil maps from the files (`coil_maps = "file"`): trained, evaluated and inferred with the
+    // files' `sensitivity_map`; refused for a file without one and for a source that is not fastmri.
+    let with_maps = fixture("tests/data/multicoil_maps.h5");
+    let file_maps = format!("{mri}\ncoil_maps = \"file\"");
+    std::fs::write(&exp, experiment(&file_maps).replace(&*file.to_string_lossy(), &with_maps.to_string_lossy()))
+        .unwrap();
+    let run = dir.path().join("maps");
+    let out = ok(&unroll(&["train", s(&exp), "--out", s(&run)], dir.path()));
+    assert!(out.contains("1 training / 1 validation images of [16, 32, 32]"), "{out}");
+    let recon = json(&run.join("summary.json"))["last"]["val"]["recon"]["psnr"].as_f64().unwrap();
+    assert!(recon.is_finite() && recon > 10.0, "PSNR {recon}");
+    let report = dir.path().join("maps.eval");
+    ok(&unroll(&["eval", "--checkpoint", s(&run), "--data", s(&with_maps), "--out", s(&report)], dir.path()));
+    let stderr =
+        fails(&unroll(&["eval", "--checkpoint", s(&run), "--data", s(&file), "--out", s(&report)], dir.path()));
+    assert!(stderr.contains("brain_multicoil.h5") && stderr.contains("sensitivity_map"), "{stderr}");
+    std::fs::write(&exp, experiment(&file_maps)).unwrap();
+    let stderr = fails(&unroll(&["train", s(&exp), "--out", s(&dir.path().join("r4"))], dir.path()));
+    assert!(stderr.contains("brain_multicoil.h5") && stderr.contains("sensitivity_map"), "{stderr}");
+    let nifti =
+        tiny_experiment_text(1).replace("center_fraction = 0.1 }", "center_fraction = 0.1 }\ncoil_maps = \"file\"");
+    std::fs::write(&exp, nifti).unwrap();
+    let stderr = fails(&unroll(&["train", s(&exp), "--out", s(&dir.path().join("r5"))], dir.path()));
+    assert!(stderr.contains("coil_maps") && stderr.contains("fastmri"), "{stderr}");
 }
 
 /// The MRI models (small configurations) train on the tiny brain experiment, evaluate on the

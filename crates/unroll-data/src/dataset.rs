@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::readers::{self, Image};
-use crate::simulate::{Measured, ProblemConfig, Simulation, kspace_slice};
-use unroll_physics::Fft2;
+use crate::simulate::{
+    CoilMapSource, Measured, NO_SENSITIVITY_MAP, ProblemConfig, Simulation, kspace_slice, planes_slice,
+};
+use unroll_physics::{Complex, Fft2};
 
 /// Where the clean images come from (typed config: `kind = "image_folder"`, …). Relative paths are
 /// resolved against the experiment file's folder by the caller.
@@ -58,7 +60,8 @@ pub enum SourceConfig {
     /// sorted), for the `multicoil_mri` problem: every slice is an item holding its coil images
     /// (`2·coils` channels, real and imaginary parts interleaved as `Complex::to_channels` lays
     /// them out), which the problem undersamples retrospectively with its mask, with maps from the
-    /// ACS and the RSS of the coil images as the target. The coil images are centre-cropped to the
+    /// ACS (or the files' `sensitivity_map`, with `coil_maps = "file"`) and the RSS of the coil
+    /// images as the target. The coil images are centre-cropped to the
     /// size of the file's `reconstruction_rss` when it has one (fastMRI's crop, which removes the
     /// readout oversampling); `data.crop` and flips then act on them. The problem's `coils` is
     /// ignored: the files have their own.
@@ -130,6 +133,13 @@ impl SourceConfig {
     /// Loads every image, each scaled to `[0, 1]` on its own: divided by its maximum, after a shift
     /// by its minimum when that is negative (CT in Hounsfield units, sky-subtracted galaxy stamps).
     pub fn load(&self) -> Result<Vec<Image>, DataError> {
+        self.load_with(false)
+    }
+
+    /// [`SourceConfig::load`]; with `file_maps`, each `fastmri` slice's coil images are followed
+    /// by its `sensitivity_map` (cropped alike, not scaled: `4·coils` channels), as
+    /// `coil_maps = "file"` needs, and a file without one is an error naming it.
+    pub fn load_with(&self, file_maps: bool) -> Result<Vec<Image>, DataError> {
         let mut images = match self {
             SourceConfig::ImageFolder { path, grayscale } => readers::list_images(path)?
                 .iter()
@@ -167,9 +177,13 @@ impl SourceConfig {
                 }
                 let mut images = Vec::new();
                 for file in &files {
-                    images.extend(coil_images(&readers::read_fastmri(file)?, *fft));
+                    let volume = readers::read_fastmri(file)?;
+                    if file_maps && volume.maps.is_none() {
+                        return Err(DataError::file(file, NO_SENSITIVITY_MAP));
+                    }
+                    images.extend(coil_images(&volume, *fft, file_maps).map_err(|e| DataError::file(file, e))?);
                 }
-                images
+                return Ok(images);
             }
             SourceConfig::Fits { path, hdus } => readers::read_fits_images(path, hdus.map(|[a, b]| a..b))?,
             SourceConfig::Dicom { path } => {
@@ -190,10 +204,8 @@ impl SourceConfig {
         if images.is_empty() {
             return Err(DataError::file(self.path(), "contains no images".to_string()));
         }
-        // Coil images are complex: scaled, never shifted.
-        let signed = matches!(self, SourceConfig::Fastmri { .. });
         for (i, image) in images.iter_mut().enumerate() {
-            if !scale_to_unit(image, signed) {
+            if !scale_to_unit(image) {
                 let (what, hint) = match self {
                     SourceConfig::Nifti { slices, axis, .. } => (
                         format!("slice {} along axis {axis}", slices.map_or(0, |[first, _]| first) + i),
@@ -228,34 +240,40 @@ impl SourceConfig {
 /// The fully sampled coil images of every slice of `volume`, `[2·coils, H, W]` (see
 /// [`SourceConfig::Fastmri`]), computed on the host (flex), centre-cropped to the size of the
 /// file's `reconstruction_rss` when it has one (fastMRI's crop, which removes the readout
-/// oversampling), so their RSS is the file's target.
-fn coil_images(volume: &readers::FastMriVolume, fft: Fft2) -> Vec<Image> {
+/// oversampling), so their RSS is the file's target, and divided by their largest real or
+/// imaginary magnitude (complex data are scaled, never shifted). With `maps`, the slice's
+/// `sensitivity_map` follows, cropped alike and not scaled (`4·coils` channels). Per slice, an
+/// error if its coil images are all zero.
+fn coil_images(volume: &readers::FastMriVolume, fft: Fft2, maps: bool) -> Result<Vec<Image>, String> {
     let [slices, coils, height, width] = volume.shape;
     let [h, w] = volume.reconstruction_size();
     let (top, left) = ((height - h) / 2, (width - w) / 2);
     let device = Device::flex();
+    let crop = |planes: Complex<4>| {
+        let cropped = planes.to_channels().slice([0..1, 0..2 * coils, top..top + h, left..left + w]);
+        cropped.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
+    };
     (0..slices)
         .map(|s| {
-            let images = fft.inverse(kspace_slice(volume, s, &device));
-            let cropped = images.to_channels().slice([0..1, 0..2 * coils, top..top + h, left..left + w]);
-            let data = cropped.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
-            Image { channels: 2 * coils, height: h, width: w, data }
+            let mut data = crop(fft.inverse(kspace_slice(volume, s, &device)));
+            let max = data.iter().fold(0f32, |m, v| m.max(v.abs()));
+            if max == 0.0 {
+                return Err(format!("slice {s} has all-zero k-space, so it cannot be scaled"));
+            }
+            data.iter_mut().for_each(|v| *v /= max);
+            if let (true, Some((re, im))) = (maps, &volume.maps) {
+                data.extend(crop(planes_slice(re, im, volume.shape, s, &device)));
+            }
+            let channels = if maps { 4 * coils } else { 2 * coils };
+            Ok(Image { channels, height: h, width: w, data })
         })
         .collect()
 }
 
 /// Scales `image` to `[0, 1]`: `(v - lo) / (max - lo)` with `lo = min(0, min v)`, so an image
-/// without negative values is divided by its maximum. `signed` data (real and imaginary parts) are
-/// divided by their largest magnitude instead, to `[-1, 1]`, with no shift. `false` (and unchanged)
-/// when it is constant at a value `<= 0` (all zero, when `signed`).
-fn scale_to_unit(image: &mut Image, signed: bool) -> bool {
-    if signed {
-        let max = image.data.iter().fold(0f32, |m, v| m.max(v.abs()));
-        if max > 0.0 {
-            image.data.iter_mut().for_each(|v| *v /= max);
-        }
-        return max > 0.0;
-    }
+/// without negative values is divided by its maximum. `false` (and unchanged) when it is constant
+/// at a value `<= 0`.
+fn scale_to_unit(image: &mut Image) -> bool {
     let (min, max) = image.data.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let lo = min.min(0.0);
     if max <= lo {
@@ -483,7 +501,14 @@ pub struct DataConfig {
 }
 
 impl DataConfig {
-    /// Loads the source and builds the split `split`.
+    /// Loads the source's images, with the files' coil maps when the problem takes them from the
+    /// files (`coil_maps = "file"`, see [`SourceConfig::load_with`]).
+    pub fn load(&self) -> Result<Vec<Image>, DataError> {
+        let file_maps = matches!(self.problem, ProblemConfig::MulticoilMri { coil_maps: CoilMapSource::File, .. });
+        self.source.load_with(file_maps)
+    }
+
+    /// Builds the split `split` of the loaded `images`.
     pub fn dataset(&self, images: Arc<Vec<Image>>, split: Split, seed: u64) -> Result<SplitDataset, String> {
         let indices = self.split.indices(images.len(), split, seed);
         let dataset = SplitDataset::new(images, indices, split, self.crop, self.augment.clone(), seed)

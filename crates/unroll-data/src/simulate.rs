@@ -70,9 +70,16 @@ pub enum Acquisition {
 impl Acquisition {
     /// The acquisition of slice `slice` of measured k-space, and that k-space `[1, C, H, W]`: the
     /// mask is the columns with any non-zero value (over coils and rows), the ACS the sampled block
-    /// around the DC column ([`acs_columns`], which follows `fft.centred`), and the maps the file's
-    /// `sensitivity_map`, or estimated from the ACS (none for single-coil data).
-    pub fn from_kspace(volume: &FastMriVolume, slice: usize, fft: Fft2, device: &Device) -> (Self, Complex<4>) {
+    /// around the DC column ([`acs_columns`], which follows `fft.centred`), and the maps those of
+    /// `coil_maps` ([`Acquisition::mri`]). An error if `coil_maps` asks for the file's maps and it
+    /// has none.
+    pub fn from_kspace(
+        volume: &FastMriVolume,
+        slice: usize,
+        fft: Fft2,
+        coil_maps: CoilMapSource,
+        device: &Device,
+    ) -> Result<(Self, Complex<4>), String> {
         let [_, coils, h, w] = volume.shape;
         let plane = coils * h * w;
         let (re, im) = (&volume.kspace_re[slice * plane..][..plane], &volume.kspace_im[slice * plane..][..plane]);
@@ -84,11 +91,11 @@ impl Acquisition {
         };
         let (mask, acs) = (columns(&sampled), columns(&acs_columns(&sampled, fft.centred)));
         let k = kspace_slice(volume, slice, device);
-        (Self::mri(mask, acs, &k, volume, slice), k)
+        Ok((Self::mri(mask, acs, &k, volume, slice, coil_maps)?, k))
     }
 
     /// Retrospective undersampling of fully sampled slice `slice`: a mask drawn from `mask` with
-    /// `seed` (its ACS kept), `y = M ⊙ k`, maps from the file's `sensitivity_map` or the ACS of `y`. Returns the acquisition, `y`
+    /// `seed` (its ACS kept), `y = M ⊙ k`, the maps of `coil_maps` ([`Acquisition::mri`]). Returns the acquisition, `y`
     /// `[1, C, H, W]` and the target: the RSS of the fully sampled coil images `[1, 1, H, W]`
     /// (fastMRI's `reconstruction_rss` before its centre crop). An error if the mask does not fit.
     pub fn retrospective(
@@ -97,6 +104,7 @@ impl Acquisition {
         mask: &MaskConfig,
         seed: u64,
         fft: Fft2,
+        coil_maps: CoilMapSource,
         device: &Device,
     ) -> Result<(Self, Complex<4>, Tensor<4>), String> {
         let [_, _, h, w] = volume.shape;
@@ -106,18 +114,29 @@ impl Acquisition {
         let full = kspace_slice(volume, slice, device);
         let target = fft.inverse(full.clone()).rss();
         let y = full.mul_real(mask.clone());
-        Ok((Self::mri(mask, acs, &y, volume, slice), y, target))
+        Ok((Self::mri(mask, acs, &y, volume, slice, coil_maps)?, y, target))
     }
 
-    /// An MRI acquisition of slice `slice` of `volume`, measured as `k`: the volume's
-    /// `sensitivity_map` if it has one, else maps from the ACS of `k` (none for one coil).
-    fn mri(mask: Tensor<4>, acs: Tensor<4>, k: &Complex<4>, volume: &FastMriVolume, slice: usize) -> Self {
-        let maps = match &volume.maps {
+    /// An MRI acquisition of slice `slice` of `volume`, measured as `k`: none for one coil, the
+    /// volume's `sensitivity_map` for [`CoilMapSource::File`] (an error without one), else maps
+    /// from the ACS of `k` (measured k-space has no true maps).
+    fn mri(
+        mask: Tensor<4>,
+        acs: Tensor<4>,
+        k: &Complex<4>,
+        volume: &FastMriVolume,
+        slice: usize,
+        coil_maps: CoilMapSource,
+    ) -> Result<Self, String> {
+        let maps = match (&volume.maps, coil_maps) {
             _ if k.dims()[1] == 1 => CoilMaps::Single,
-            Some((re, im)) => CoilMaps::Given(planes_slice(re, im, volume.shape, slice, &k.device())),
-            None => CoilMaps::FromAcs(k.clone()),
+            (Some((re, im)), CoilMapSource::File) => {
+                CoilMaps::Given(planes_slice(re, im, volume.shape, slice, &k.device()))
+            }
+            (None, CoilMapSource::File) => return Err(NO_SENSITIVITY_MAP.into()),
+            _ => CoilMaps::FromAcs(k.clone()),
         };
-        Acquisition::Mri { mask, acs, maps }
+        Ok(Acquisition::Mri { mask, acs, maps })
     }
 
     /// The family name, for messages.
@@ -137,13 +156,23 @@ pub(crate) fn kspace_slice(volume: &FastMriVolume, slice: usize, device: &Device
 }
 
 /// Slice `slice` of complex `[slices, C, H, W]` planes, `[1, C, H, W]`.
-fn planes_slice(re: &[f32], im: &[f32], [_, coils, h, w]: [usize; 4], slice: usize, device: &Device) -> Complex<4> {
+pub(crate) fn planes_slice(
+    re: &[f32],
+    im: &[f32],
+    [_, coils, h, w]: [usize; 4],
+    slice: usize,
+    device: &Device,
+) -> Complex<4> {
     let plane = coils * h * w;
     let part = |v: &[f32]| {
         Tensor::<4>::from_data(TensorData::new(v[slice * plane..][..plane].to_vec(), [1, coils, h, w]), device)
     };
     Complex::new(part(re), part(im))
 }
+
+/// The error of [`CoilMapSource::File`] for a file without maps.
+pub const NO_SENSITIVITY_MAP: &str =
+    "has no `sensitivity_map` dataset, which data.problem.coil_maps = \"file\" needs (use \"acs\")";
 
 fn mismatch(problem: &str, acquisition: &Acquisition) -> String {
     format!("{problem} problem cannot use a {} acquisition", acquisition.kind())
@@ -307,6 +336,9 @@ pub enum CoilMapSource {
     Acs,
     /// The true simulated maps.
     True,
+    /// The `sensitivity_map` dataset of the `fastmri` source's files (each file must have one), in
+    /// training, evaluation and inference alike.
+    File,
 }
 
 fn default_coils() -> usize {
@@ -491,8 +523,9 @@ impl Simulation for MriSimulation {
 
     /// Single-channel images: k-space is simulated with the true (birdcage) maps, and the returned
     /// operator has the maps of `coil_maps`. Measured coil images (`2·coils` channels, from the
-    /// `fastmri` source): their k-space is undersampled, the maps come from the ACS and the target
-    /// is their RSS.
+    /// `fastmri` source; with [`CoilMapSource::File`] followed by the file's maps, `4·coils` in
+    /// all): their k-space is undersampled, the maps come from the ACS (or are those given) and
+    /// the target is their RSS.
     fn simulate(&self, clean: Tensor<4>, seeds: &[u64]) -> Measured<MultiCoilMri> {
         let [n, c, h, w] = clean.dims();
         let device = clean.device();
@@ -500,11 +533,22 @@ impl Simulation for MriSimulation {
         let mask = Tensor::cat(sampling.iter().map(|m| m.to_tensor(&device)).collect(), 0);
         let acs = Tensor::cat(sampling.iter().map(|m| m.acs_tensor(&device)).collect(), 0);
         if c > 1 {
+            let (clean, given) = match self.coil_maps {
+                CoilMapSource::File => {
+                    let half = c / 2;
+                    (clean.clone().narrow(1, 0, half), Some(Complex::from_channels(clean.narrow(1, half, half))))
+                }
+                _ => (clean, None),
+            };
             let coil_images = Complex::from_channels(clean);
             let target = Complex::from_real(coil_images.clone().rss());
             let k = self.fft.forward(coil_images);
             let y = self.noise.apply_complex(k, &noise_seeds(seeds)).mul_real(mask.clone());
-            let maps = if c == 2 { CoilMaps::Single } else { CoilMaps::FromAcs(y.clone()) };
+            let maps = match given {
+                _ if y.dims()[1] == 1 => CoilMaps::Single,
+                Some(maps) => CoilMaps::Given(maps),
+                None => CoilMaps::FromAcs(y.clone()),
+            };
             let op = self.operator(Acquisition::Mri { mask, acs, maps }).expect("MRI");
             return Measured { op, y, target };
         }

@@ -993,7 +993,8 @@ fn readers_fastmri_corrupt_bytes() {
 }
 
 /// A `sensitivity_map` beside k-space is read with it (same complex layouts, same slices), and an
-/// acquisition read off the file uses those maps; one of another shape is refused.
+/// acquisition read off the file uses those maps when asked (`coil_maps = "file"`); one of another
+/// shape is refused.
 #[test]
 fn readers_fastmri_sensitivity_map() {
     let path = fixture("fastmri_sensitivity_map.h5");
@@ -1004,12 +1005,20 @@ fn readers_fastmri_sensitivity_map() {
     assert_eq!((re[16 + 8 + 3], im[16 + 8 + 3]), (123.0, 61.5));
     assert!(read_fastmri(fixture("fastmri_ri_multicoil.h5")).unwrap().maps.is_none());
     let device = burn::prelude::Device::flex();
-    let (acquisition, _) =
-        unroll_data::Acquisition::from_kspace(&volume, 0, unroll_physics::Fft2::CENTRED_ORTHO, &device);
+    let acquire = |volume: &unroll_data::readers::FastMriVolume, coil_maps| {
+        unroll_data::Acquisition::from_kspace(volume, 0, unroll_physics::Fft2::CENTRED_ORTHO, coil_maps, &device)
+    };
+    let (acquisition, _) = acquire(&volume, unroll_data::CoilMapSource::File).unwrap();
     assert!(
         matches!(acquisition, unroll_data::Acquisition::Mri { maps: unroll_data::CoilMaps::Given(_), .. }),
         "{acquisition:?}"
     );
+    // With ACS maps the file's are ignored; a file without maps cannot give them.
+    let (acquisition, _) = acquire(&volume, unroll_data::CoilMapSource::Acs).unwrap();
+    assert!(matches!(acquisition, unroll_data::Acquisition::Mri { maps: unroll_data::CoilMaps::FromAcs(_), .. }));
+    let without = read_fastmri(fixture("fastmri_ri_multicoil.h5")).unwrap();
+    let error = acquire(&without, unroll_data::CoilMapSource::File).unwrap_err();
+    assert!(error.contains("sensitivity_map") && error.contains("file"), "{error}");
     let bad = fixture("fastmri_sensitivity_map_bad.h5");
     let message = error_naming(read_fastmri(&bad), &bad);
     assert!(message.contains("sensitivity_map") && message.contains("[1, 3, 4, 4]"), "{message}");

@@ -152,7 +152,7 @@ pub fn bench(name: &str, options: &BenchOptions) -> Result<BenchResult, TrainErr
     let config = experiment(model, options);
     let invalid = |m: String| TrainError::Usage(format!("bench --size {}: {m}", options.size));
     config.validate().map_err(invalid)?;
-    let images = Arc::new(config.data.source.load()?);
+    let images = Arc::new(config.data.load()?);
     let set = config.data.dataset(images, Split::Test, config.seed).map_err(invalid)?;
     let shape = set.item_shape().ok_or_else(|| invalid("the slice range is empty".into()))?;
     config.data.problem.visit(shape, BenchVisitor { name, config: &config, set, options })

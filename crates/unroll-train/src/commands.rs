@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
-use unroll_data::{ProblemConfig, Simulation, SimulationVisitor, SourceConfig, Split, SplitConfig, SplitDataset};
+use unroll_data::{
+    CoilMapSource, ProblemConfig, Simulation, SimulationVisitor, SourceConfig, Split, SplitConfig, SplitDataset,
+};
 use unroll_models::Model;
 use unroll_physics::{Fft2, MaskConfig};
 
@@ -51,10 +53,12 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
         Some(path) => ExperimentConfig::load(path, &[])?,
         None => stored,
     };
-    if let (Some(data), ProblemConfig::MulticoilMri { mask, fft, .. }) = (&options.data, &config.data.problem) {
+    if let (Some(data), ProblemConfig::MulticoilMri { mask, fft, coil_maps, .. }) =
+        (&options.data, &config.data.problem)
+    {
         let volumes = unroll_data::readers::hdf5_files(data)?;
         if !volumes.is_empty() {
-            return eval_kspace(options, &config, &model, &volumes, (mask, *fft), &device);
+            return eval_kspace(options, &config, &model, &volumes, (mask, *fft, *coil_maps), &device);
         }
     }
     if let Some(data) = &options.data {
@@ -62,7 +66,7 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
         config.data.source = with_path(config.data.source, data.clone());
         config.data.split = SplitConfig { train: 0.0, val: 0.0, test: 1.0, contiguous: true };
     }
-    let images = Arc::new(config.data.source.load()?);
+    let images = Arc::new(config.data.load()?);
     let dataset = |split| config.data.dataset(images.clone(), split, config.seed).map_err(|m| config.error(m));
     let (mut split, mut set) = (Split::Test, dataset(Split::Test)?);
     if set.is_empty() {
@@ -92,13 +96,13 @@ fn eval_kspace(
     config: &ExperimentConfig,
     model: &Model,
     volumes: &[PathBuf],
-    (mask, fft): (&MaskConfig, Fft2),
+    (mask, fft, coil_maps): (&MaskConfig, Fft2, CoilMapSource),
     device: &Device,
 ) -> Result<EvalSummary, TrainError> {
     struct KspaceVisitor<'a> {
         model: &'a Model,
         volumes: &'a [PathBuf],
-        acquisition: (&'a MaskConfig, Fft2, u64),
+        acquisition: (&'a MaskConfig, Fft2, CoilMapSource, u64),
         device: &'a Device,
     }
     impl SimulationVisitor for KspaceVisitor<'_> {
@@ -110,7 +114,7 @@ fn eval_kspace(
         }
     }
     let shape = [1, 1, 1];
-    let visitor = KspaceVisitor { model, volumes, acquisition: (mask, fft, config.seed), device };
+    let visitor = KspaceVisitor { model, volumes, acquisition: (mask, fft, coil_maps, config.seed), device };
     let (results, names) = config.data.problem.visit(shape, visitor)?;
     let summary = EvalSummary::from_items(&results, names);
     let label = format!("{} on {} fastMRI volume(s)", config.name(), volumes.len());

@@ -299,11 +299,18 @@ impl ExperimentConfig {
                     .into(),
             );
         }
+        if let (false, ProblemConfig::MulticoilMri { coil_maps: CoilMapSource::File, .. }) =
+            (matches!(self.data.source, SourceConfig::Fastmri { .. }), &self.data.problem)
+        {
+            return Err("data.problem.coil_maps = \"file\" takes the maps of fastmri files, but data.source is \
+                        not fastmri; use \"acs\" or \"true\""
+                .into());
+        }
         if let SourceConfig::Fastmri { .. } = self.data.source {
             match self.data.problem {
                 ProblemConfig::MulticoilMri { coil_maps: CoilMapSource::True, .. } => {
                     return Err("data.problem.coil_maps = \"true\": measured k-space has no true coil maps; \
-                                use \"acs\""
+                                use \"acs\" or \"file\""
                         .into());
                 }
                 ProblemConfig::MulticoilMri { .. } => {}

@@ -12,7 +12,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use unroll_data::{Acquisition, Simulation, SimulationBatcher, SplitDataset, readers};
+use unroll_data::{Acquisition, CoilMapSource, Simulation, SimulationBatcher, SplitDataset, readers};
 use unroll_models::Model;
 use unroll_physics::{Fft2, MaskConfig, Physics, Signal};
 
@@ -136,7 +136,7 @@ pub fn evaluate_kspace<S: Simulation>(
     model: &Model,
     volumes: &[std::path::PathBuf],
     simulation: &S,
-    (mask, fft, seed): (&MaskConfig, Fft2, u64),
+    (mask, fft, coil_maps, seed): (&MaskConfig, Fft2, CoilMapSource, u64),
     device: &Device,
     keep_images: bool,
 ) -> Result<Vec<ItemResult>, TrainError> {
@@ -149,8 +149,9 @@ pub fn evaluate_kspace<S: Simulation>(
             ItemImages { shape: [slices, h, w], target: vec![], input: vec![], baseline: vec![], recon: vec![] };
         for s in 0..slices {
             let slice_seed = seed ^ ((v as u64) << 32 | s as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let (acquisition, y, target) = Acquisition::retrospective(&volume, s, mask, slice_seed, fft, device)
-                .map_err(|e| TrainError::file(path, e))?;
+            let (acquisition, y, target) =
+                Acquisition::retrospective(&volume, s, mask, slice_seed, fft, coil_maps, device)
+                    .map_err(|e| TrainError::file(path, e))?;
             let op = simulation.operator(acquisition).map_err(TrainError::Usage)?;
             let y = (op.mri().expect("an MRI problem's operator has the MRI view").kspace.from)(y);
             let (mut iterates, scale) = forward(model, &op, y.clone());

@@ -4,7 +4,7 @@
 //!
 //! | problem | `--input` | acquisition |
 //! |---|---|---|
-//! | MRI | fastMRI-layout HDF5 (`kspace`, `(slices, coils, H, W)` complex) | mask = sampled columns, ACS = the sampled block around the centre; maps from the file's `sensitivity_map`, else estimated from the ACS (single-coil: none) |
+//! | MRI | fastMRI-layout HDF5 (`kspace`, `(slices, coils, H, W)` complex) | mask = sampled columns, ACS = the sampled block around the centre; maps estimated from the ACS, or the file's `sensitivity_map` for a model trained with `coil_maps = "file"` (single-coil: none) |
 //! | blur | image (PNG/JPEG) or 2D `.npy` | Gaussian PSF of `--psf-sigma` (default: middle of the training range) |
 //! | inpainting | image or 2D `.npy` | `--mask` (image or `.npy`, non-zero = observed); default: pixels that are exactly 0 in every channel are missing |
 //! | denoising | image or 2D `.npy` | — |
@@ -140,15 +140,16 @@ fn read_measurements(
     let real = |t: Tensor<4>, acquisition| vec![Measurement { acquisition, values: Values::Real(t) }];
     let fixed = Acquisition::Fixed { device: device.clone() };
     let measurements = match problem {
-        ProblemConfig::MulticoilMri { fft, .. } => {
+        ProblemConfig::MulticoilMri { fft, coil_maps, .. } => {
             let volume = readers::read_fastmri(input)?;
             let crop = volume.reconstruction_size();
             let measurements = (0..volume.shape[0])
                 .map(|s| {
-                    let (acquisition, k) = Acquisition::from_kspace(&volume, s, *fft, device);
-                    Measurement { acquisition, values: Values::Kspace(k) }
+                    let (acquisition, k) = Acquisition::from_kspace(&volume, s, *fft, *coil_maps, device)
+                        .map_err(|e| TrainError::file(input, e))?;
+                    Ok(Measurement { acquisition, values: Values::Kspace(k) })
                 })
-                .collect();
+                .collect::<Result<_, TrainError>>()?;
             return Ok((measurements, (crop != [volume.shape[2], volume.shape[3]]).then_some(crop)));
         }
         ProblemConfig::Blur { sigma, kernel_size: k, boundary, .. } => {

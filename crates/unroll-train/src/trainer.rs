@@ -74,7 +74,7 @@ pub fn train(config: &ExperimentConfig, options: &TrainOptions) -> Result<TrainS
     if options.resume {
         check_resume_matches(config, &options.out_dir)?;
     }
-    let images = Arc::new(config.data.source.load()?);
+    let images = Arc::new(config.data.load()?);
     let split = |which| config.data.dataset(images.clone(), which, config.seed).map_err(|m| config.error(m));
     let (train_set, val_set) = (split(Split::Train)?, split(Split::Val)?);
     if train_set.is_empty() || val_set.is_empty() {
