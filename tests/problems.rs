@@ -123,6 +123,21 @@ fn fastmri_kspace_trains_and_is_refused_where_it_cannot_serve() {
     let stderr = fails(&unroll(&["train", s(&exp), "--out", s(&dir.path().join("r3"))], dir.path()));
     assert!(stderr.contains("fastmri") && stderr.contains("denoising"), "{stderr}");
 
+    // Validation is per volume (fastMRI's metrics): two copies of the file, one volume each way.
+    let folder = dir.path().join("volumes");
+    std::fs::create_dir(&folder).unwrap();
+    for name in ["a.h5", "b.h5"] {
+        std::fs::copy(&file, folder.join(name)).unwrap();
+    }
+    std::fs::write(&exp, experiment(mri).replace(&*file.to_string_lossy(), &folder.to_string_lossy())).unwrap();
+    let run = dir.path().join("volumes_run");
+    let out = ok(&unroll(&["train", s(&exp), "--out", s(&run)], dir.path()));
+    assert!(out.contains("2 training / 2 validation images"), "{out}");
+    assert_eq!(json(&run.join("summary.json"))["last"]["val"]["items"], 1, "one validation volume");
+    let report = dir.path().join("volumes.eval");
+    ok(&unroll(&["eval", "--checkpoint", s(&run), "--out", s(&report)], dir.path()));
+    assert_eq!(json(&report.join("metrics.json"))["items"].as_array().unwrap().len(), 1);
+
     // Coil maps from the files (`coil_maps = "file"`): trained, evaluated and inferred with the
     // files' `sensitivity_map`; refused for a file without one and for a source that is not fastmri.
     let with_maps = fixture("tests/data/multicoil_maps.h5");

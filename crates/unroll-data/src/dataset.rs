@@ -370,6 +370,8 @@ pub struct Item {
 pub struct SplitDataset {
     images: Arc<Vec<Image>>,
     indices: Vec<usize>,
+    /// The volume of every image (of `images`, not of the split), when the source has volumes.
+    volumes: Option<Arc<Vec<usize>>>,
     split: Split,
     crop: Option<[usize; 2]>,
     augment: AugmentConfig,
@@ -408,7 +410,19 @@ impl SplitDataset {
                 }
             }
         }
-        Ok(Self { images, indices, split, crop, augment, seed, epoch: 0 })
+        Ok(Self { images, indices, volumes: None, split, crop, augment, seed, epoch: 0 })
+    }
+
+    /// The same split, knowing the volume of every image (`volumes[i]` for image `i` of the
+    /// source), so that evaluation can score volumes.
+    pub fn with_volumes(mut self, volumes: Arc<Vec<usize>>) -> Self {
+        self.volumes = Some(volumes);
+        self
+    }
+
+    /// The volume of the item at `position`, when the source has volumes.
+    pub fn volume_of(&self, position: usize) -> Option<usize> {
+        self.volumes.as_ref().map(|v| v[self.indices[position]])
     }
 
     /// The same split at another epoch (training crops, flips and measurement seeds change).
@@ -508,11 +522,22 @@ impl DataConfig {
         self.source.load_with(file_maps)
     }
 
-    /// Builds the split `split` of the loaded `images`.
+    /// Builds the split `split` of the loaded `images`; for the `fastmri` source it knows the
+    /// volume (file) of every slice ([`SplitDataset::volume_of`]).
     pub fn dataset(&self, images: Arc<Vec<Image>>, split: Split, seed: u64) -> Result<SplitDataset, String> {
         let indices = self.split.indices(images.len(), split, seed);
-        let dataset = SplitDataset::new(images, indices, split, self.crop, self.augment.clone(), seed)
+        let mut dataset = SplitDataset::new(images.clone(), indices, split, self.crop, self.augment.clone(), seed)
             .map_err(|message| format!("{message} (images of {})", self.source.path().display()))?;
+        if let SourceConfig::Fastmri { path, .. } = &self.source {
+            let mut volumes = Vec::with_capacity(images.len());
+            for (v, file) in readers::hdf5_files(path).map_err(|e| e.to_string())?.iter().enumerate() {
+                volumes.extend(std::iter::repeat_n(v, readers::fastmri_slices(file).map_err(|e| e.to_string())?));
+            }
+            if volumes.len() != images.len() {
+                return Err(format!("{}: the files changed while they were read", path.display()));
+            }
+            dataset = dataset.with_volumes(Arc::new(volumes));
+        }
         if let Some(shape) = dataset.item_shape() {
             self.problem.validate_for(shape)?;
         }

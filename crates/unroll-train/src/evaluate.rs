@@ -38,7 +38,7 @@ pub struct ItemImages {
 /// Metrics of one item.
 #[derive(Clone, Debug)]
 pub struct ItemResult {
-    /// Position in the split.
+    /// Position in the split, or the volume (of the source) for per-volume results.
     pub index: usize,
     /// Reconstruction metrics.
     pub recon: Metrics,
@@ -167,7 +167,10 @@ pub fn evaluate_kspace<S: Simulation>(
     Ok(results)
 }
 
-/// Evaluates `model` (on a non-autodiff device) on every item of `dataset`.
+/// Evaluates `model` (on a non-autodiff device) on every item of `dataset`. When the dataset knows
+/// its items' volumes (the `fastmri` source), the result is one item per volume (in order of first
+/// appearance), its slices being the split's slices of that volume, with fastMRI's per-volume
+/// metrics (the data range is the volume's maximum); otherwise one per image.
 pub fn evaluate<S: Simulation>(
     model: &Model,
     dataset: &SplitDataset,
@@ -178,7 +181,7 @@ pub fn evaluate<S: Simulation>(
 ) -> Result<Vec<ItemResult>, TrainError> {
     let batcher = SimulationBatcher { simulation: simulation.clone() };
     let positions: Vec<usize> = (0..dataset.len()).collect();
-    let mut results = Vec::with_capacity(dataset.len());
+    let mut items: Vec<(usize, ItemImages)> = Vec::with_capacity(dataset.len());
     for chunk in positions.chunks(batch_size.max(1)) {
         let batch = batcher.batch(dataset.items(chunk)?, device);
         let (mut iterates, scale) = forward(model, &batch.op, batch.y.clone());
@@ -198,10 +201,30 @@ pub fn evaluate<S: Simulation>(
                 baseline: part(&baseline),
                 recon: part(&recon),
             };
-            results.push(ItemResult::new(chunk[k], images, keep_images));
+            items.push((chunk[k], images));
         }
     }
-    Ok(results)
+    if dataset.volume_of(0).is_none() {
+        return Ok(items
+            .into_iter()
+            .map(|(position, images)| ItemResult::new(position, images, keep_images))
+            .collect());
+    }
+    let mut volumes: Vec<(usize, ItemImages)> = Vec::new();
+    for (position, images) in items {
+        let volume = dataset.volume_of(position).expect("every item has a volume");
+        match volumes.iter_mut().find(|(v, _)| *v == volume) {
+            Some((_, all)) => {
+                all.shape[0] += images.shape[0];
+                all.target.extend(images.target);
+                all.input.extend(images.input);
+                all.baseline.extend(images.baseline);
+                all.recon.extend(images.recon);
+            }
+            None => volumes.push((volume, images)),
+        }
+    }
+    Ok(volumes.into_iter().map(|(volume, images)| ItemResult::new(volume, images, keep_images)).collect())
 }
 
 /// Writes `metrics.json` (per item and mean, reconstruction and input), `metrics.csv` and one PNG

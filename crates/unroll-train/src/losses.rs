@@ -203,7 +203,7 @@ impl IterateWeighting {
                 (1..=k).map(|i| (gamma.ln() * ((k - i) as f64 - top)).exp()).collect()
             }
             IterateWeighting::Logspace => {
-                assert!(groups > 0 && k % groups == 0, "{k} iterates do not form {groups} equal groups");
+                assert!(groups > 0 && k.is_multiple_of(groups), "{k} iterates do not form {groups} equal groups");
                 let steps = logspace(k / groups);
                 logspace(groups).into_iter().flat_map(|g| steps.iter().map(move |t| g * t)).collect()
             }

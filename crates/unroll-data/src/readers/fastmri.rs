@@ -84,6 +84,16 @@ pub fn read_fastmri_slice(path: impl AsRef<Path>, slice: usize) -> Result<FastMr
     read(path.as_ref(), Some(slice))
 }
 
+/// The number of slices of a fastMRI-layout file (the first axis of `kspace`), read from its
+/// metadata alone.
+pub fn fastmri_slices(path: impl AsRef<Path>) -> Result<usize> {
+    let path = path.as_ref();
+    let file = File::open_streaming(path).map_err(|e| h5_error(path, "", e))?;
+    let what = "dataset `kspace`";
+    let kspace = file.dataset("kspace").map_err(|e| h5_error(path, what, e))?;
+    Ok(Layout::of(&kspace).map_err(|e| e.at(path, what))?.shape[0])
+}
+
 fn read(path: &Path, slice: Option<usize>) -> Result<FastMriVolume> {
     // A whole volume is read in one go (`File::open` loads the file into memory); one slice is
     // streamed so that the rest of the file is never read.
