@@ -53,7 +53,7 @@ pub struct CirimConfig {
     #[serde(default)]
     pub explicit_dc: bool,
     /// Refine the ACS coil maps with a jointly trained U-Net ([`CoilRefinement`]).
-    #[serde(default = "default_true")]
+    #[serde(default = "crate::context::on")]
     pub coil_refinement: bool,
 }
 
@@ -65,9 +65,6 @@ fn default_steps() -> usize {
 }
 fn default_filters() -> usize {
     64
-}
-fn default_true() -> bool {
-    true
 }
 
 impl Default for CirimConfig {

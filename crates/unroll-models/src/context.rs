@@ -26,3 +26,8 @@ pub fn check_views(model: &str, needs: &[ViewKind], problem: &str, family: Famil
         )),
     }
 }
+
+/// `true`, for `#[serde(default = "…")]` of the switches that are on unless turned off.
+pub(crate) fn on() -> bool {
+    true
+}

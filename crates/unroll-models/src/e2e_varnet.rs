@@ -30,7 +30,7 @@ pub struct E2eVarNetConfig {
     #[serde(default = "default_pools")]
     pub pools: usize,
     /// Refine the ACS coil maps with a jointly trained U-Net ([`CoilRefinement`]).
-    #[serde(default = "default_true")]
+    #[serde(default = "crate::context::on")]
     pub coil_refinement: bool,
 }
 
@@ -42,9 +42,6 @@ fn default_chans() -> usize {
 }
 fn default_pools() -> usize {
     4
-}
-fn default_true() -> bool {
-    true
 }
 
 impl Default for E2eVarNetConfig {

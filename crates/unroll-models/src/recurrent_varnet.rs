@@ -39,7 +39,7 @@ pub struct RecurrentVarNetConfig {
     #[serde(default = "default_initializer", deserialize_with = "initializer_or_false")]
     pub initializer: Option<RsiConfig>,
     /// Refine the ACS coil maps with a jointly trained U-Net ([`CoilRefinement`]).
-    #[serde(default = "default_true")]
+    #[serde(default = "crate::context::on")]
     pub coil_refinement: bool,
 }
 
@@ -67,9 +67,6 @@ fn default_hidden() -> usize {
 }
 fn default_layers() -> usize {
     4
-}
-fn default_true() -> bool {
-    true
 }
 fn default_initializer() -> Option<RsiConfig> {
     Some(RsiConfig::default())
