@@ -36,7 +36,11 @@ pub struct RecurrentVarNetConfig {
     #[serde(default)]
     pub shared: bool,
     /// The recurrent state initialiser; `initializer = false` starts from a zero state.
-    #[serde(default = "default_initializer", deserialize_with = "initializer_or_false")]
+    #[serde(
+        default = "default_initializer",
+        deserialize_with = "initializer_or_false",
+        serialize_with = "initializer_to_false"
+    )]
     pub initializer: Option<RsiConfig>,
     /// Refine the ACS coil maps with a jointly trained U-Net ([`CoilRefinement`]).
     #[serde(default = "crate::context::on")]
@@ -93,6 +97,14 @@ fn initializer_or_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option
         Value::Switch(on) => on.then(RsiConfig::default),
         Value::Config(c) => Some(c),
     })
+}
+
+/// `None` as `false` (TOML has no null, and an absent key means the default initialiser).
+fn initializer_to_false<S: serde::Serializer>(value: &Option<RsiConfig>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        None => s.serialize_bool(false),
+        Some(config) => config.serialize(s),
+    }
 }
 
 impl Default for RsiConfig {

@@ -210,3 +210,19 @@ fn every_shipped_experiment_loads() {
         assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
     }
 }
+
+/// Model configs survive the TOML round trip of saved runs and packages, switches included
+/// (`initializer = false` must not come back as the default initialiser).
+#[test]
+fn model_configs_round_trip_through_toml() {
+    use unroll_models::{CirimConfig, E2eVarNetConfig, ModelConfig, RecurrentCell, RecurrentVarNetConfig};
+    for model in [
+        ModelConfig::RecurrentVarNet(RecurrentVarNetConfig { initializer: None, shared: true, ..Default::default() }),
+        ModelConfig::RecurrentVarNet(RecurrentVarNetConfig::default()),
+        ModelConfig::Cirim(CirimConfig { cell: RecurrentCell::Gru, explicit_dc: true, ..Default::default() }),
+        ModelConfig::E2eVarnet(E2eVarNetConfig { coil_refinement: false, ..Default::default() }),
+    ] {
+        let text = toml::to_string(&model).unwrap();
+        assert_eq!(toml::from_str::<ModelConfig>(&text).unwrap(), model, "{text}");
+    }
+}
