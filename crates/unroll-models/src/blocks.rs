@@ -91,17 +91,18 @@ impl EdgeConv {
 /// device, and an orthogonal draw (a QR decomposition) on an autodiff device would be recorded in
 /// the first forward pass's graph (hundreds of MiB for a RecurrentVarNet).
 pub fn pointwise(from: usize, to: usize, weight: Initializer, bias: f64, device: &Device) -> Conv2d {
-    let drawn: Tensor<4> = weight.init_with([to, from, 1, 1], Some(from), Some(to), &device.clone().inner()).val();
-    pointwise_with(drawn, Some(bias), device)
+    let inner = device.clone().inner();
+    let drawn: Tensor<4> = weight.init_with([to, from, 1, 1], Some(from), Some(to), &inner).val();
+    pointwise_with(drawn, Some(Tensor::full([to], bias, &inner)), device)
 }
 
-/// A 1×1 convolution with the given weight `[to, from, 1, 1]` (on any device) and constant bias
-/// (or none).
-pub fn pointwise_with(weight: Tensor<4>, bias: Option<f64>, device: &Device) -> Conv2d {
+/// A 1×1 convolution with the given weight `[to, from, 1, 1]` and bias `[to]` (or none), both on
+/// any device.
+pub fn pointwise_with(weight: Tensor<4>, bias: Option<Tensor<1>>, device: &Device) -> Conv2d {
     let [to, from, _, _] = weight.dims();
     let mut conv = Conv2dConfig::new([from, to], [1, 1]).with_bias(bias.is_some()).init(device);
     conv.weight = Param::from_tensor(Tensor::from_data(weight.into_data(), device));
-    conv.bias = bias.map(|value| Initializer::Constant { value }.init([to], device));
+    conv.bias = bias.map(|b| Param::from_tensor(Tensor::from_data(b.into_data(), device)));
     conv
 }
 

@@ -209,9 +209,8 @@ impl ConvGru {
             let half = |w: &Tensor<4>, i: usize| w.clone().narrow(1, i * hidden, hidden);
             let x_parts = Tensor::cat(vec![half(&update, 0), half(&reset, 0), half(&out, 0)], 0);
             let biases: Vec<f32> = [0.0, -1.0, 0.0].iter().flat_map(|&b| std::iter::repeat_n(b, hidden)).collect();
-            let mut input = pointwise_with(x_parts, Some(0.0), device);
-            input.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(biases, [3 * hidden]), device)));
-            input_gates.push(input);
+            let biases = Tensor::from_data(TensorData::new(biases, [3 * hidden]), &inner);
+            input_gates.push(pointwise_with(x_parts, Some(biases), device));
             hidden_gates.push(pointwise_with(Tensor::cat(vec![half(&update, 1), half(&reset, 1)], 0), None, device));
             output_hidden.push(pointwise_with(half(&out, 1), None, device));
         }
