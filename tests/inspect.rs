@@ -49,7 +49,7 @@ fn inspect_describes_files_runs_and_packages() {
 #[test]
 fn bench_prints_one_json_line_per_model() {
     let tiny = ["--json", "--size", "16", "--runs", "1", "--warmup", "0"];
-    let known: Vec<&str> = unroll_train::bench::bench_models().into_iter().map(|(name, _)| name).collect();
+    let known = unroll_train::bench::bench_names();
     let models_of = |stdout: &str| -> Vec<String> {
         stdout
             .lines()
@@ -57,7 +57,17 @@ fn bench_prints_one_json_line_per_model() {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
                 let mut keys: Vec<&str> = v.as_object().expect("an object").keys().map(String::as_str).collect();
                 keys.sort_unstable();
-                let expected = ["backend", "config", "forward_s", "model", "params", "peak_rss_mib", "train_step_s"];
+                let expected = [
+                    "backend",
+                    "config",
+                    "forward_s",
+                    "model",
+                    "params",
+                    "peak_rss_mib",
+                    "ratio",
+                    "reference",
+                    "train_step_s",
+                ];
                 assert_eq!(keys, expected, "{line}");
                 assert!(v["params"].as_u64().is_some_and(|p| p > 0), "{line}");
                 for key in ["forward_s", "train_step_s"] {
@@ -68,16 +78,26 @@ fn bench_prints_one_json_line_per_model() {
                 }
                 assert_eq!(v["backend"], "flex", "{line}");
                 assert_eq!(v["config"]["size"], serde_json::json!([16, 16]), "{line}");
-                assert!(v["config"]["model"]["kind"].is_string(), "{line}");
+                let name = v["model"].as_str().expect("a model name");
+                assert!(name == "conv_net" || v["config"]["model"]["kind"].is_string(), "{line}");
+                // The PyTorch figures are for the models' own sizes, not 16x16.
+                assert!(v["reference"].is_null() && v["ratio"].is_null(), "{line}");
                 v["model"].as_str().expect("a model name").to_string()
             })
             .collect()
     };
-    let one = ok(&unroll(&[&["bench", "unrolled_pgd"][..], &tiny].concat(), &repo()));
-    assert_eq!(models_of(&one), ["unrolled_pgd"]);
+    let one = ok(&unroll(&[&["bench", "quickstart"][..], &tiny].concat(), &repo()));
+    assert_eq!(models_of(&one), ["quickstart"]);
+    // At its own shape the quickstart is compared with its PyTorch twin.
+    let own = ok(&unroll(&["bench", "quickstart", "--json", "--runs", "1", "--warmup", "0"], &repo()));
+    let v: serde_json::Value = serde_json::from_str(own.trim()).unwrap();
+    assert_eq!(v["config"]["size"], serde_json::json!([96, 96]), "{own}");
+    assert_eq!(v["config"]["batch"], 4, "{own}");
+    let step = v["train_step_s"].as_f64().unwrap() / v["reference"]["train_step_s"].as_f64().unwrap();
+    assert!((v["ratio"]["train_step"].as_f64().unwrap() - step).abs() < 1e-9, "{own}");
     let all = ok(&unroll(&[&["bench", "all"][..], &tiny].concat(), &repo()));
     assert_eq!(models_of(&all), known);
-    assert!(known.contains(&"unrolled_pgd") && known.contains(&"unet"), "{known:?}");
+    assert!(known.contains(&"quickstart") && known.contains(&"conv_net"), "{known:?}");
 
     let stderr = fails(&unroll(&["bench", "nosuchmodel"], &repo()));
     assert!(stderr.contains("nosuchmodel"), "{stderr}");

@@ -95,25 +95,31 @@ enum Command {
         #[arg(long, value_enum)]
         backend: Option<BackendKind>,
     },
-    /// Benchmark a model's speed and memory on a fixed multi-coil MRI setup.
+    /// Benchmark a model's speed and memory on a fixed multi-coil MRI setup, against PyTorch.
     ///
-    /// Setup: multicoil_mri, 8 coils, batch 1, 4x equispaced mask with 8% centre (fastMRI style),
-    /// coil maps from the ACS, the centre 128x128 crop of axial slice 90 of
-    /// datasets/brain/ch2.nii.gz. Measured (medians of --runs after --warmup untimed runs):
-    /// forward_s, the forward pass without autodiff up to reading the output back; train_step_s,
-    /// forward + L1 loss + backward + Adam step + device sync, as in training; params, the
-    /// trainable parameters; peak_rss_mib, the process's peak resident memory (VmHWM; null off
-    /// Linux). `all` runs each model in its own process, so each peak memory is its own.
+    /// Setup: multicoil_mri, 8 coils, 4x equispaced mask with 8% centre (fastMRI style), coil
+    /// maps from the ACS, the centre crop of axial slice 90 of datasets/brain/ch2.nii.gz (the
+    /// batch repeats it): quickstart at 96x96 batch 4 (its training shape), the other models at
+    /// 128x128 batch 1 (the PyTorch references' setup). conv_net is a 5-layer 3x3 CNN
+    /// 1-64-64-64-64-1 on random 4x1x64x64 batches. Measured (medians of --runs after --warmup
+    /// untimed runs): forward_s, the forward pass without autodiff up to reading the output back;
+    /// train_step_s, forward + L1 loss + backward + Adam step + device sync, as in training;
+    /// params, the trainable parameters; peak_rss_mib, the process's peak resident memory (VmHWM;
+    /// null off Linux); reference, PyTorch's figures for the same configuration (2 threads), and
+    /// ratio, ours over theirs. `all` runs each model in its own process, so each peak memory is
+    /// its own.
     Bench {
-        /// A model of the bench table (unrolled_pgd, unet, ...) or `all`.
+        /// A model of the bench table (quickstart, unet, recurrentvarnet, cirim, e2e_varnet),
+        /// conv_net, or `all`.
         model: String,
         /// Print one JSON line per model (keys: model, params, forward_s, train_step_s,
-        /// peak_rss_mib, backend, config) instead of a table.
+        /// peak_rss_mib, backend, config, reference, ratio) instead of a table.
         #[arg(long)]
         json: bool,
-        /// Image side in pixels (the centre crop of the slice).
-        #[arg(long, default_value_t = 128)]
-        size: usize,
+        /// Image side in pixels (the centre crop of the slice); default: each model's own
+        /// (quickstart 96, conv_net 64, the others 128).
+        #[arg(long)]
+        size: Option<usize>,
         /// Timed runs per measurement; the median is reported.
         #[arg(long, default_value_t = 5)]
         runs: usize,

@@ -9,6 +9,7 @@ use burn::tensor::ops::PadMode;
 use unroll_physics::coils::normalise_maps;
 use unroll_physics::{Complex, MultiCoilMri};
 
+use crate::cpu_conv::conv2d;
 use crate::unet::{Unet, UnetConfig};
 
 /// A plain CNN `channels → features → … → features → channels` of 3×3 convolutions with ReLU in
@@ -44,7 +45,7 @@ impl ResidualCnn {
         let last = self.layers.len() - 1;
         let mut h = x.clone();
         for (i, conv) in self.layers.iter().enumerate() {
-            h = conv.forward(h);
+            h = conv2d(conv, h);
             if i < last {
                 h = relu(h);
             }
@@ -82,7 +83,7 @@ impl EdgeConv {
     /// `[N, from, H, W] → [N, to, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let p = self.pad;
-        self.conv.forward(if p > 0 { x.pad([(p, p), (p, p)], PadMode::Edge) } else { x })
+        conv2d(&self.conv, if p > 0 { x.pad([(p, p), (p, p)], PadMode::Edge) } else { x })
     }
 }
 

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use unroll_physics::{Complex, LinearOperator, Physics};
 
 use crate::blocks::{CoilRefinement, EdgeConv, lean_relu, mri_operator, pointwise};
+use crate::cpu_conv::conv2d;
 use crate::reconstructor::Reconstructor;
 
 /// The recurrent cell of [`Cirim`].
@@ -159,10 +160,10 @@ impl Cell {
     /// The new state from the input `x` and the state `h`.
     fn forward(&self, x: Tensor<4>, h: Tensor<4>) -> Tensor<4> {
         match self {
-            Cell::IndRnn(cell) => lean_relu(cell.input.forward(x) + h * cell.recurrent.val()),
+            Cell::IndRnn(cell) => lean_relu(conv2d(&cell.input, x) + h * cell.recurrent.val()),
             Cell::Gru(cell) => {
                 let f = h.dims()[1];
-                let (gi, gh) = (cell.input.forward(x), cell.hidden.forward(h.clone()));
+                let (gi, gh) = (conv2d(&cell.input, x), conv2d(&cell.hidden, h.clone()));
                 let part = |g: &Tensor<4>, i: usize| g.clone().narrow(1, i * f, f);
                 let reset = sigmoid(part(&gi, 0) + part(&gh, 0));
                 let update = sigmoid(part(&gi, 1) + part(&gh, 1));

@@ -12,6 +12,7 @@ pub mod blocks;
 pub mod cirim;
 pub mod config;
 pub mod context;
+pub mod cpu_conv;
 pub mod e2e_varnet;
 pub mod pgd;
 pub mod reconstructor;

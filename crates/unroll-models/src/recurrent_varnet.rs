@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use unroll_physics::{Complex, Physics};
 
 use crate::blocks::{CoilRefinement, EdgeConv, lean_relu, mri_operator, pointwise_with};
+use crate::cpu_conv::conv2d;
 use crate::reconstructor::Reconstructor;
 
 /// Hyperparameters of [`RecurrentVarNet`] (defaults: DIRECT's `RecurrentVarNetConfig`).
@@ -224,7 +225,7 @@ impl ConvGru {
         let mut next = Vec::with_capacity(layers);
         for l in 0..layers {
             x = lean_relu(self.convs[l].forward(x));
-            let gates = self.input_gates[l].forward(x);
+            let gates = conv2d(&self.input_gates[l], x);
             let hidden = gates.dims()[1] / 3;
             let gate = |i: usize| gates.clone().narrow(1, i * hidden, hidden);
             let h = match &state {
@@ -235,10 +236,10 @@ impl ConvGru {
                 }
                 Some(state) => {
                     let h = state[l].clone();
-                    let from_h = self.hidden_gates[l].forward(h.clone());
+                    let from_h = conv2d(&self.hidden_gates[l], h.clone());
                     let update = sigmoid(gate(0) + from_h.clone().narrow(1, 0, hidden));
                     let reset = sigmoid(gate(1) + from_h.narrow(1, hidden, hidden));
-                    let candidate = tanh(gate(2) + self.output_hidden[l].forward(h.clone() * reset));
+                    let candidate = tanh(gate(2) + conv2d(&self.output_hidden[l], h.clone() * reset));
                     h.clone() + update * (candidate - h)
                 }
             };
@@ -283,7 +284,7 @@ impl RecurrentInit {
             features.push(x.clone());
         }
         let x = Tensor::cat(features.split_off(features.len() - self.multiscale), 1);
-        self.heads.iter().map(|head| lean_relu(head.forward(x.clone()))).collect()
+        self.heads.iter().map(|head| lean_relu(conv2d(head, x.clone()))).collect()
     }
 }
 

@@ -17,6 +17,7 @@ use burn::tensor::ops::PadMode;
 use serde::{Deserialize, Serialize};
 use unroll_physics::{Complex, LinearOperator, Signal};
 
+use crate::cpu_conv::conv2d;
 use crate::reconstructor::Reconstructor;
 
 /// Hyperparameters of [`Unet`].
@@ -114,8 +115,8 @@ impl ConvBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.dropout.forward(leaky_relu(self.norm1.forward(self.conv1.forward(x)), 0.2));
-        self.dropout.forward(leaky_relu(self.norm2.forward(self.conv2.forward(x)), 0.2))
+        let x = self.dropout.forward(leaky_relu(self.norm1.forward(conv2d(&self.conv1, x)), 0.2));
+        self.dropout.forward(leaky_relu(self.norm2.forward(conv2d(&self.conv2, x)), 0.2))
     }
 }
 
@@ -175,7 +176,7 @@ impl Unet {
             let skip = skips.pop().expect("one skip per level");
             x = block.forward(Tensor::cat(vec![up.forward(x), skip], 1));
         }
-        self.head.forward(x).narrow(2, 0, h).narrow(3, 0, w)
+        conv2d(&self.head, x).narrow(2, 0, h).narrow(3, 0, w)
     }
 }
 

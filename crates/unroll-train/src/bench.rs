@@ -19,6 +19,8 @@
 //!   where that file does not exist). It covers the whole process, reading the volume included, so
 //!   `bench all` runs each model in a child process of its own.
 
+mod conv_net;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -43,34 +45,99 @@ use crate::losses::{IterateWeighting, LossConfig};
 use crate::normalise::forward;
 use crate::trainer::{batch_loss, optimizer};
 
-/// The models `unroll bench` knows, by name, with the configuration each is benchmarked in.
-/// `unroll bench all` runs them in this order.
-pub fn bench_models() -> Vec<(&'static str, ModelConfig)> {
+/// One entry of the bench table: a model in its benchmark configuration, the image side and
+/// batch it runs at, and the PyTorch figures it is compared with.
+#[derive(Clone, Debug)]
+pub struct BenchModel {
+    /// The name on the command line.
+    pub name: &'static str,
+    pub model: ModelConfig,
+    /// Default image side (`--size` overrides it).
+    pub size: usize,
+    pub batch: usize,
+    pub reference: Option<Reference>,
+}
+
+/// A PyTorch measurement of the same configuration on a 2-core CPU of this kind, 2 threads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    /// What was timed, and where the figures come from.
+    pub source: String,
+    pub forward_s: Option<f64>,
+    pub train_step_s: f64,
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Our figure over the reference's, for each figure both have (below 1: we are faster or leaner).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ratio {
+    pub forward: Option<f64>,
+    pub train_step: f64,
+    pub peak_rss: Option<f64>,
+}
+
+/// The models `unroll bench` knows, in their benchmark configurations. `unroll bench all` runs
+/// them in this order, then [`CONV_NET`].
+pub fn bench_models() -> Vec<BenchModel> {
+    let mri = |name, model, reference| BenchModel { name, model, size: 128, batch: 1, reference };
+    let direct = |what: &str, forward_s, train_step_s, gib: f64| Reference {
+        source: format!("{what} (issue 9), 2 threads"),
+        forward_s: Some(forward_s),
+        train_step_s,
+        peak_rss_mib: Some(gib * 1024.0),
+    };
     vec![
-        // The quickstart's network (`experiments/quickstart.toml`).
-        (
-            "unrolled_pgd",
-            ModelConfig::UnrolledPgd(UnrolledPgdConfig {
+        // The quickstart's network (`experiments/quickstart.toml`) at its training shape: 96×96,
+        // batch 4.
+        BenchModel {
+            name: "quickstart",
+            model: ModelConfig::UnrolledPgd(UnrolledPgdConfig {
                 iterations: 4,
                 features: 16,
                 layers: 3,
                 ..UnrolledPgdConfig::default()
             }),
-        ),
+            size: 96,
+            batch: 4,
+            reference: Some(Reference {
+                source: QUICKSTART_TWIN.into(),
+                forward_s: Some(QUICKSTART_TWIN_FIGURES[0]),
+                train_step_s: QUICKSTART_TWIN_FIGURES[1],
+                peak_rss_mib: Some(QUICKSTART_TWIN_FIGURES[2]),
+            }),
+        },
         // fastMRI's U-Net baseline (32 channels, 4 pools).
-        ("unet", ModelConfig::Unet(UnetConfig::default())),
+        mri("unet", ModelConfig::Unet(UnetConfig::default()), None),
         // The configurations the PyTorch references (DIRECT, ATOMMIC) were timed at, without the
         // coil-map network: RecurrentVarNet 15 steps × 64 hidden × 4 layers with the SENSE RSI
         // (DIRECT's `RecurrentVarNetConfig`), CIRIM 5 cascades × 8 steps of 64-filter IndRNNs,
         // E2E-VarNet at fastMRI's 12 cascades × 18 channels × 4 pools.
-        (
+        mri(
             "recurrentvarnet",
             ModelConfig::RecurrentVarNet(RecurrentVarNetConfig { coil_refinement: false, ..Default::default() }),
+            Some(direct("DIRECT's RecurrentVarNet", 6.2, 28.7, 4.8)),
         ),
-        ("cirim", ModelConfig::Cirim(CirimConfig { coil_refinement: false, ..Default::default() })),
-        ("e2e_varnet", ModelConfig::E2eVarnet(E2eVarNetConfig { coil_refinement: false, ..Default::default() })),
+        mri(
+            "cirim",
+            ModelConfig::Cirim(CirimConfig { coil_refinement: false, ..Default::default() }),
+            Some(direct("ATOMMIC's CIRIM", 11.4, 26.8, 2.6)),
+        ),
+        mri(
+            "e2e_varnet",
+            ModelConfig::E2eVarnet(E2eVarNetConfig { coil_refinement: false, ..Default::default() }),
+            None,
+        ),
     ]
 }
+
+/// The PyTorch twin of the quickstart network and where its figures were measured.
+const QUICKSTART_TWIN: &str = "PyTorch 2.15 twin (../shared/peers/quickstart_pgd.py, its forward timed under no_grad), \
+                               2 threads, median of 3 runs interleaved with ours, 2026-12-03";
+/// Its forward, train step (s) and peak RSS (MiB).
+const QUICKSTART_TWIN_FIGURES: [f64; 3] = [0.0239, 0.0815, 781.0];
+
+/// The name of the convolution micro-benchmark ([`conv_net`]).
+pub const CONV_NET: &str = "conv_net";
 
 /// The axial slice of the volume that is benchmarked (the middle one of `ch2.nii.gz`'s 181).
 pub const BENCH_SLICE: usize = 90;
@@ -81,8 +148,8 @@ const BENCH_SEED: u64 = 42;
 /// Options of `unroll bench`.
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
-    /// Side of the square image (the centre crop of the slice).
-    pub size: usize,
+    /// Side of the square image (the centre crop of the slice); `None`: each model's own.
+    pub size: Option<usize>,
     /// Timed runs of each measurement (the median is reported).
     pub runs: usize,
     /// Untimed runs before them.
@@ -112,6 +179,23 @@ pub struct BenchResult {
     pub backend: BackendKind,
     /// The model config and the bench setup.
     pub config: serde_json::Value,
+    /// The PyTorch figures of the same configuration, if any were measured.
+    pub reference: Option<Reference>,
+    /// Ours over the reference's (`None` without a reference).
+    pub ratio: Option<Ratio>,
+}
+
+impl BenchResult {
+    /// Fills in `reference` and `ratio`.
+    fn against(mut self, reference: Option<Reference>) -> Self {
+        self.ratio = reference.as_ref().map(|r| Ratio {
+            forward: r.forward_s.map(|f| self.forward_s / f),
+            train_step: self.train_step_s / r.train_step_s,
+            peak_rss: r.peak_rss_mib.zip(self.peak_rss_mib).map(|(theirs, ours)| ours / theirs),
+        });
+        self.reference = reference;
+        self
+    }
 }
 
 /// `unroll bench <model|all>`: benchmarks `model` (or every model of [`bench_models`], each in a
@@ -134,7 +218,10 @@ pub fn run(model: &str, options: &BenchOptions, json: bool) -> Result<Vec<BenchR
 
 /// Benchmarks the model named `name` in this process (see the module docs).
 pub fn bench(name: &str, options: &BenchOptions) -> Result<BenchResult, TrainError> {
-    let Some((_, model)) = bench_models().into_iter().find(|(known, _)| *known == name) else {
+    if name == CONV_NET {
+        return conv_net::bench(options);
+    }
+    let Some(entry) = bench_models().into_iter().find(|known| known.name == name) else {
         return Err(TrainError::Usage(format!(
             "bench: unknown model `{name}`; known models: {}, or all",
             known_names()
@@ -149,18 +236,21 @@ pub fn bench(name: &str, options: &BenchOptions) -> Result<BenchResult, TrainErr
             options.volume.display()
         )));
     }
-    let config = experiment(model, options);
-    let invalid = |m: String| TrainError::Usage(format!("bench --size {}: {m}", options.size));
+    let size = options.size.unwrap_or(entry.size);
+    let config = experiment(entry.model, size, entry.batch, options);
+    let invalid = |m: String| TrainError::Usage(format!("bench --size {size}: {m}"));
     config.validate().map_err(invalid)?;
     let images = Arc::new(config.data.load()?);
     let set = config.data.dataset(images, Split::Test, config.seed).map_err(invalid)?;
     let shape = set.item_shape().ok_or_else(|| invalid("the slice range is empty".into()))?;
-    config.data.problem.visit(shape, BenchVisitor { name, config: &config, set, options })
+    let result = config.data.problem.visit(shape, BenchVisitor { name, config: &config, set, options })?;
+    // The reference was measured at the entry's own size only.
+    Ok(result.against(entry.reference.filter(|_| size == entry.size)))
 }
 
-/// The experiment a model is benchmarked in: the setup of the module docs, the default loss and
-/// optimiser, batch 1.
-fn experiment(model: ModelConfig, options: &BenchOptions) -> ExperimentConfig {
+/// The experiment a model is benchmarked in: the setup of the module docs on `size × size` images,
+/// the default loss and optimiser.
+fn experiment(model: ModelConfig, size: usize, batch_size: usize, options: &BenchOptions) -> ExperimentConfig {
     let problem = ProblemConfig::MulticoilMri {
         coils: 8,
         mask: MaskConfig::Equispaced { acceleration: 4, center_fraction: 0.08 },
@@ -181,7 +271,7 @@ fn experiment(model: ModelConfig, options: &BenchOptions) -> ExperimentConfig {
             },
             problem,
             split: SplitConfig { train: 0.0, val: 0.0, test: 1.0, contiguous: true },
-            crop: Some([options.size, options.size]),
+            crop: Some([size, size]),
             augment: AugmentConfig::default(),
         },
         // CIRIM's loss weighs every estimate (ATOMMIC's `accumulate_predictions`).
@@ -198,7 +288,7 @@ fn experiment(model: ModelConfig, options: &BenchOptions) -> ExperimentConfig {
         schedule: ScheduleConfig::default(),
         train: TrainConfig {
             epochs: 1,
-            batch_size: 1,
+            batch_size,
             checkpoint_every: 0,
             validate_every: 1,
             early_stopping: None,
@@ -210,8 +300,13 @@ fn experiment(model: ModelConfig, options: &BenchOptions) -> ExperimentConfig {
     }
 }
 
+/// Every name `unroll bench` takes (but `all`), in the order `all` runs them.
+pub fn bench_names() -> Vec<&'static str> {
+    bench_models().iter().map(|m| m.name).chain([CONV_NET]).collect()
+}
+
 fn known_names() -> String {
-    bench_models().iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+    bench_names().join(", ")
 }
 
 struct BenchVisitor<'a> {
@@ -234,7 +329,8 @@ impl SimulationVisitor for BenchVisitor<'_> {
         let model = config.model.init(&config.model_context(shape), &adevice);
         let params = model.num_params();
         let batcher = SimulationBatcher { simulation };
-        let items = set.items(&[0])?;
+        // The one slice, `batch` times.
+        let items = set.items(&vec![0; config.train.batch_size])?;
 
         let inference = model.valid();
         let batch = batcher.batch(items.clone(), &device);
@@ -270,6 +366,8 @@ impl SimulationVisitor for BenchVisitor<'_> {
             peak_rss_mib: peak_rss_mib(),
             backend: config.backend,
             config: setup,
+            reference: None,
+            ratio: None,
         })
     }
 }
@@ -328,10 +426,10 @@ pub fn peak_rss_mib() -> Option<f64> {
 fn bench_all(options: &BenchOptions, json: bool) -> Result<Vec<BenchResult>, TrainError> {
     let exe = std::env::current_exe().map_err(|e| TrainError::Usage(format!("bench all: no executable: {e}")))?;
     let mut results = Vec::new();
-    for (name, _) in bench_models() {
+    for name in bench_names() {
         let output = Command::new(&exe)
             .args(["bench", name, "--json"])
-            .args(["--size", &options.size.to_string()])
+            .args(options.size.map(|size| format!("--size={size}")))
             .args(["--runs", &options.runs.to_string()])
             .args(["--warmup", &options.warmup.to_string()])
             .args(["--backend", &backend_name(options.backend)])
@@ -370,19 +468,42 @@ fn backend_name(backend: BackendKind) -> String {
 /// The human-readable report: the setup, then one row per model.
 pub fn table(options: &BenchOptions, results: &[BenchResult]) -> String {
     let mut text = format!(
-        "bench: multicoil_mri, 8 coils, {s}x{s}, batch 1, 4x equispaced mask (8% centre), ACS maps, slice {BENCH_SLICE} \
-         of {}, {}; median of {} run(s) after {} warm-up\n",
+        "bench: multicoil_mri, 8 coils, 4x equispaced mask (8% centre), ACS maps, slice {BENCH_SLICE} of {}, {}; \
+         median of {} run(s) after {} warm-up; ratios are ours / PyTorch's\n",
         options.volume.display(),
         backend_name(options.backend),
         options.runs,
         options.warmup,
-        s = options.size,
     );
-    text +=
-        &format!("{:<16}{:>12}{:>14}{:>16}{:>16}\n", "model", "params", "forward s", "train step s", "peak RSS MiB");
+    text += &format!(
+        "{:<16}{:>10}{:>7}{:>11}{:>11}{:>13}{:>11}{:>12}{:>12}{:>10}\n",
+        "model",
+        "size",
+        "batch",
+        "params",
+        "forward s",
+        "train step s",
+        "RSS MiB",
+        "fwd ratio",
+        "step ratio",
+        "RSS ratio"
+    );
+    let ratio = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.2}"));
     for r in results {
-        let rss = r.peak_rss_mib.map_or("n/a".into(), |m| format!("{m:.1}"));
-        text += &format!("{:<16}{:>12}{:>14.4}{:>16.4}{:>16}\n", r.model, r.params, r.forward_s, r.train_step_s, rss);
+        let size = r.config["size"].as_array().map_or("?".into(), |s| format!("{}x{}", s[0], s[1]));
+        text += &format!(
+            "{:<16}{:>10}{:>7}{:>11}{:>11.4}{:>13.4}{:>11}{:>12}{:>12}{:>10}\n",
+            r.model,
+            size,
+            r.config["batch"].to_string(),
+            r.params,
+            r.forward_s,
+            r.train_step_s,
+            r.peak_rss_mib.map_or("n/a".into(), |m| format!("{m:.1}")),
+            ratio(r.ratio.as_ref().and_then(|q| q.forward)),
+            ratio(r.ratio.as_ref().map(|q| q.train_step)),
+            ratio(r.ratio.as_ref().and_then(|q| q.peak_rss)),
+        );
     }
     text
 }
@@ -394,10 +515,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unrolled_pgd_is_the_quickstart_network() {
+    fn quickstart_is_the_quickstart_network_at_its_training_shape() {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/quickstart.toml");
         let quickstart = ExperimentConfig::load(&file, &[]).unwrap();
-        let (_, model) = bench_models().into_iter().find(|(name, _)| *name == "unrolled_pgd").unwrap();
-        assert_eq!(model, quickstart.model);
+        let entry = bench_models().into_iter().find(|m| m.name == "quickstart").unwrap();
+        assert_eq!(entry.model, quickstart.model);
+        assert_eq!((entry.size, entry.batch), (96, quickstart.train.batch_size));
+        assert_eq!(quickstart.data.crop, Some([96, 96]));
     }
 }
