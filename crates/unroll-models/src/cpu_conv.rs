@@ -15,6 +15,8 @@
 //! and channel counts of unrolled networks falls on a direct loop many times slower than a GEMM.
 //! Every other device, dtype or grouping runs `Conv2d::forward` unchanged (wgpu included).
 
+use std::ops::Range;
+
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -262,10 +264,31 @@ impl Plan {
         self.kernel == [1, 1] && g.stride == [1, 1] && g.padding == [(0, 0), (0, 0)]
     }
 
-    /// GEMM threading: one sample per thread when there are enough samples, else parallel GEMMs.
+    /// Whether samples run in parallel, one per thread, each GEMM single-threaded (at least as many
+    /// samples as threads), rather than one after the other with parallel GEMMs.
+    fn samples_in_parallel(&self) -> bool {
+        self.batch >= rayon::current_num_threads()
+    }
+
     fn gemm_parallelism(&self) -> gemm::Parallelism {
-        let threads = rayon::current_num_threads();
-        if self.batch >= threads { gemm::Parallelism::None } else { gemm::Parallelism::Rayon(threads) }
+        if self.samples_in_parallel() {
+            gemm::Parallelism::None
+        } else {
+            gemm::Parallelism::Rayon(rayon::current_num_threads())
+        }
+    }
+
+    /// The bands of output rows a sample is processed in. With one thread per sample, each band's
+    /// im2col matrix (`K × band pixels`) holds about [`TILE_FLOATS`] values, so that it stays in
+    /// cache between being written and read by the GEMM; with parallel GEMMs, one band.
+    fn row_bands(&self) -> impl Iterator<Item = Range<usize>> + use<> {
+        let rows = self.out[0];
+        let band = if self.samples_in_parallel() && !self.is_pointwise() {
+            (TILE_FLOATS / (self.taps() * self.out[1]).max(1)).clamp(1, rows.max(1))
+        } else {
+            rows.max(1)
+        };
+        (0..rows).step_by(band).map(move |start| start..(start + band).min(rows))
     }
 
     fn forward(&self, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
@@ -275,24 +298,26 @@ impl Plan {
         let mut y = vec![0.0f32; self.batch * self.c_out * pixels];
         y.par_chunks_mut(self.c_out * pixels).zip(x.par_chunks(sample_in)).for_each_init(
             Vec::new,
-            |cols, (y_n, x_n)| {
-                let cols = self.columns(x_n, cols);
+            |buffer, (y_n, x_n)| {
                 if let Some(bias) = bias {
                     for (row, b) in y_n.chunks_mut(pixels).zip(bias) {
                         row.fill(*b);
                     }
                 }
-                // y_n[C_out, P] (+)= W[C_out, K] · cols[K, P]
-                let w = Matrix::rows(weight, taps);
-                gemm_into(
-                    y_n,
-                    pixels,
-                    bias.is_some(),
-                    w,
-                    Matrix::rows(cols, pixels),
-                    [self.c_out, pixels, taps],
-                    parallelism,
-                );
+                for rows in self.row_bands() {
+                    let (start, width) = (rows.start * self.out[1], rows.len() * self.out[1]);
+                    let cols = self.columns(x_n, rows, buffer);
+                    // y_n[C_out, band] (+)= W[C_out, K] · cols[K, band]
+                    gemm_into(
+                        &mut y_n[start..],
+                        pixels,
+                        bias.is_some(),
+                        Matrix::rows(weight, taps),
+                        Matrix::rows(cols, width),
+                        [self.c_out, width, taps],
+                        parallelism,
+                    );
+                }
             },
         );
         y
@@ -308,37 +333,48 @@ impl Plan {
             Some(dx) => dx.chunks_mut(sample_in).map(Some).collect(),
             None => (0..self.batch).map(|_| None).collect(),
         };
-        // Per thread: the partial weight gradient and the im2col / col2im buffer.
+        // Per thread: the partial weight gradient, the im2col buffer and the col2im buffer.
         let partial_weights: Vec<Vec<f32>> = dx_parts
             .into_par_iter()
             .zip(x.par_chunks(sample_in))
             .zip(dy.par_chunks(sample_out))
             .fold(
-                || (Vec::new(), Vec::new()),
-                |(mut dw, mut buffer): (Vec<f32>, Vec<f32>), ((dx_n, x_n), dy_n)| {
-                    let dy_n = Matrix::rows(dy_n, pixels);
-                    if wants.weight {
-                        let accumulate = !dw.is_empty();
-                        dw.resize(self.c_out * taps, 0.0);
-                        // dW[C_out, K] += dY_n[C_out, P] · cols[K, P]ᵀ
-                        let cols = Matrix::columns(self.columns(x_n, &mut buffer), pixels);
-                        gemm_into(&mut dw, taps, accumulate, dy_n, cols, [self.c_out, taps, pixels], parallelism);
-                    }
-                    if let Some(dx_n) = dx_n {
-                        // dcols[K, P] = W[C_out, K]ᵀ · dY_n[C_out, P], then summed back onto the pixels.
-                        let w_t = Matrix::columns(weight, taps);
-                        if self.is_pointwise() {
-                            gemm_into(dx_n, pixels, false, w_t, dy_n, [taps, pixels, self.c_out], parallelism);
-                        } else {
-                            buffer.resize(taps * pixels, 0.0);
-                            gemm_into(&mut buffer, pixels, false, w_t, dy_n, [taps, pixels, self.c_out], parallelism);
-                            self.col2im(&buffer, dx_n);
+                || (Vec::new(), Vec::new(), Vec::new()),
+                |(mut dw, mut cols, mut dcols): (Vec<f32>, Vec<f32>, Vec<f32>), ((mut dx_n, x_n), dy_n)| {
+                    for rows in self.row_bands() {
+                        let (start, width) = (rows.start * self.out[1], rows.len() * self.out[1]);
+                        let dy_band = Matrix::rows(&dy_n[start..], pixels);
+                        if wants.weight {
+                            let accumulate = !dw.is_empty();
+                            dw.resize(self.c_out * taps, 0.0);
+                            // dW[C_out, K] += dY_n[C_out, band] · cols[K, band]ᵀ
+                            let cols = Matrix::columns(self.columns(x_n, rows.clone(), &mut cols), width);
+                            gemm_into(&mut dw, taps, accumulate, dy_band, cols, [self.c_out, taps, width], parallelism);
+                        }
+                        if let Some(dx_n) = dx_n.as_deref_mut() {
+                            // dcols[K, band] = W[C_out, K]ᵀ · dY_n[C_out, band], summed back onto the pixels.
+                            let w_t = Matrix::columns(weight, taps);
+                            if self.is_pointwise() {
+                                gemm_into(dx_n, pixels, false, w_t, dy_band, [taps, pixels, self.c_out], parallelism);
+                            } else {
+                                dcols.resize(taps * width, 0.0);
+                                gemm_into(
+                                    &mut dcols,
+                                    width,
+                                    false,
+                                    w_t,
+                                    dy_band,
+                                    [taps, width, self.c_out],
+                                    parallelism,
+                                );
+                                self.col2im(&dcols, rows, dx_n);
+                            }
                         }
                     }
-                    (dw, buffer)
+                    (dw, cols, dcols)
                 },
             )
-            .map(|(dw, _)| dw)
+            .map(|(dw, _, _)| dw)
             .filter(|dw| !dw.is_empty())
             .collect();
         let weight = wants.weight.then(|| {
@@ -361,18 +397,19 @@ impl Plan {
         ConvGradients { x: dx, weight, bias }
     }
 
-    /// The im2col matrix `[K, P]` of one sample `[C_in, H, W]`: the sample itself for a pointwise
-    /// convolution, else written into `buffer`.
-    fn columns<'a>(&self, x_n: &'a [f32], buffer: &'a mut Vec<f32>) -> &'a [f32] {
+    /// The im2col matrix `[K, band pixels]` of the output rows `rows` of one sample `[C_in, H, W]`:
+    /// the sample itself for a pointwise convolution (which has one band), else written into
+    /// `buffer`.
+    fn columns<'a>(&self, x_n: &'a [f32], rows: Range<usize>, buffer: &'a mut Vec<f32>) -> &'a [f32] {
         if self.is_pointwise() {
             return x_n;
         }
-        buffer.resize(self.taps() * self.pixels(), 0.0);
-        self.for_each_tap(|plane, row, tap| {
+        let width = rows.len() * self.out[1];
+        buffer.resize(self.taps() * width, 0.0);
+        self.for_each_tap(rows, |plane, row, tap| {
             let src = &x_n[plane * self.height * self.width..][..self.height * self.width];
-            let dst = &mut buffer[row * self.pixels()..][..self.pixels()];
-            for (oy, iy) in tap.rows.iter().enumerate() {
-                let out = &mut dst[oy * self.out[1]..][..self.out[1]];
+            let dst = &mut buffer[row * width..][..width];
+            for (out, iy) in dst.chunks_mut(self.out[1]).zip(tap.rows) {
                 let Some(iy) = iy else {
                     out.fill(0.0);
                     continue;
@@ -398,15 +435,15 @@ impl Plan {
         buffer
     }
 
-    /// The adjoint of [`Self::columns`]: adds each entry of `cols [K, P]` onto its input pixel of
-    /// `dx_n [C_in, H, W]` (which starts at zero).
-    fn col2im(&self, cols: &[f32], dx_n: &mut [f32]) {
-        self.for_each_tap(|plane, row, tap| {
+    /// The adjoint of [`Self::columns`]: adds each entry of `cols [K, band pixels]` onto its input
+    /// pixel of `dx_n [C_in, H, W]`.
+    fn col2im(&self, cols: &[f32], rows: Range<usize>, dx_n: &mut [f32]) {
+        let width = rows.len() * self.out[1];
+        self.for_each_tap(rows, |plane, row, tap| {
             let dst = &mut dx_n[plane * self.height * self.width..][..self.height * self.width];
-            let src = &cols[row * self.pixels()..][..self.pixels()];
-            for (oy, iy) in tap.rows.iter().enumerate() {
+            let src = &cols[row * width..][..width];
+            for (values, iy) in src.chunks(self.out[1]).zip(tap.rows) {
                 let Some(iy) = iy else { continue };
-                let values = &src[oy * self.out[1]..][..self.out[1]];
                 let line = &mut dst[iy * self.width..][..self.width];
                 let [lo, hi] = tap.columns;
                 if lo == hi {
@@ -423,19 +460,20 @@ impl Plan {
         });
     }
 
-    /// Calls `visit(input_channel, im2col_row, tap)` for every kernel tap of every input channel.
-    fn for_each_tap(&self, mut visit: impl FnMut(usize, usize, &Tap)) {
+    /// Calls `visit(input_channel, im2col_row, tap)` for every kernel tap of every input channel,
+    /// over the output rows `rows`.
+    fn for_each_tap(&self, rows: Range<usize>, mut visit: impl FnMut(usize, usize, &Tap)) {
         let [kh, kw] = self.kernel;
         let g = &self.geometry;
-        let mut rows = vec![None; self.out[0]];
+        let mut inputs = vec![None; rows.len()];
         for ki in 0..kh {
             // Input row of output row `oy`: `oy·s + ki·d − pad`, `None` in the padding.
-            for (oy, row) in rows.iter_mut().enumerate() {
+            for (oy, input) in rows.clone().zip(inputs.iter_mut()) {
                 let iy = (oy * g.stride[0] + ki * g.dilation[0]).checked_sub(g.padding[0].0);
-                *row = iy.filter(|&iy| iy < self.height);
+                *input = iy.filter(|&iy| iy < self.height);
             }
             for kj in 0..kw {
-                let tap = Tap::new(&rows, kj * g.dilation[1], g.padding[1].0, g.stride[1], self.width, self.out[1]);
+                let tap = Tap::new(&inputs, kj * g.dilation[1], g.padding[1].0, g.stride[1], self.width, self.out[1]);
                 for plane in 0..self.c_in {
                     visit(plane, (plane * kh + ki) * kw + kj, &tap);
                 }
@@ -443,6 +481,9 @@ impl Plan {
         }
     }
 }
+
+/// About how many values one band's im2col matrix holds (256 KiB of f32: a core's L2 share).
+const TILE_FLOATS: usize = 1 << 16;
 
 /// One kernel tap: the input row of each output row, and the output columns `[lo, hi)` whose input
 /// column `ox·stride + column_offset − column_shift` lies inside the image.
@@ -616,6 +657,10 @@ mod tests {
                 padding: PaddingConfig2d::Explicit(4, 4, 4, 4),
                 ..base.clone()
             },
+            // Processed in several bands of output rows (the last one shorter) when the samples
+            // run in parallel.
+            Case { channels: [16, 8], size: [64, 40], ..base.clone() },
+            Case { channels: [32, 4], size: [70, 66], stride: [2, 2], dilation: [1, 2], ..base.clone() },
             base,
         ]
     }
