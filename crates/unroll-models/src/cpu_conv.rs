@@ -333,14 +333,15 @@ impl Plan {
             Some(dx) => dx.chunks_mut(sample_in).map(Some).collect(),
             None => (0..self.batch).map(|_| None).collect(),
         };
-        // Per thread: the partial weight gradient, the im2col buffer and the col2im buffer.
+        // Per thread: the partial weight gradient and the buffer of a band's im2col matrix, then of
+        // its gradient (one buffer: the fewer fresh pages, the less time zeroing them).
         let partial_weights: Vec<Vec<f32>> = dx_parts
             .into_par_iter()
             .zip(x.par_chunks(sample_in))
             .zip(dy.par_chunks(sample_out))
             .fold(
-                || (Vec::new(), Vec::new(), Vec::new()),
-                |(mut dw, mut cols, mut dcols): (Vec<f32>, Vec<f32>, Vec<f32>), ((mut dx_n, x_n), dy_n)| {
+                || (Vec::new(), Vec::new()),
+                |(mut dw, mut buffer): (Vec<f32>, Vec<f32>), ((mut dx_n, x_n), dy_n)| {
                     for rows in self.row_bands() {
                         let (start, width) = (rows.start * self.out[1], rows.len() * self.out[1]);
                         let dy_band = Matrix::rows(&dy_n[start..], pixels);
@@ -348,7 +349,7 @@ impl Plan {
                             let accumulate = !dw.is_empty();
                             dw.resize(self.c_out * taps, 0.0);
                             // dW[C_out, K] += dY_n[C_out, band] · cols[K, band]ᵀ
-                            let cols = Matrix::columns(self.columns(x_n, rows.clone(), &mut cols), width);
+                            let cols = Matrix::columns(self.columns(x_n, rows.clone(), &mut buffer), width);
                             gemm_into(&mut dw, taps, accumulate, dy_band, cols, [self.c_out, taps, width], parallelism);
                         }
                         if let Some(dx_n) = dx_n.as_deref_mut() {
@@ -357,9 +358,9 @@ impl Plan {
                             if self.is_pointwise() {
                                 gemm_into(dx_n, pixels, false, w_t, dy_band, [taps, pixels, self.c_out], parallelism);
                             } else {
-                                dcols.resize(taps * width, 0.0);
+                                buffer.resize(taps * width, 0.0);
                                 gemm_into(
-                                    &mut dcols,
+                                    &mut buffer,
                                     width,
                                     false,
                                     w_t,
@@ -367,14 +368,14 @@ impl Plan {
                                     [taps, width, self.c_out],
                                     parallelism,
                                 );
-                                self.col2im(&dcols, rows, dx_n);
+                                self.col2im(&buffer, rows, dx_n);
                             }
                         }
                     }
-                    (dw, cols, dcols)
+                    (dw, buffer)
                 },
             )
-            .map(|(dw, _, _)| dw)
+            .map(|(dw, _)| dw)
             .filter(|dw| !dw.is_empty())
             .collect();
         let weight = wants.weight.then(|| {
