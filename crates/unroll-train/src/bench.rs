@@ -131,7 +131,7 @@ pub fn bench_models() -> Vec<BenchModel> {
 }
 
 /// The PyTorch twin of the quickstart network and where its figures were measured.
-const QUICKSTART_TWIN: &str = "PyTorch 2.15 twin (../shared/peers/quickstart_pgd.py, its forward timed under no_grad), \
+const QUICKSTART_TWIN: &str = "PyTorch 2.15 twin (the peer script quickstart_pgd.py, its forward timed under no_grad), \
                                2 threads, median of 3 runs interleaved with ours, 2026-12-03";
 /// Its forward, train step (s) and peak RSS (MiB).
 const QUICKSTART_TWIN_FIGURES: [f64; 3] = [0.0239, 0.0815, 781.0];
