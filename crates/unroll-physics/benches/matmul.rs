@@ -6,24 +6,17 @@
 //! `flex`, `ndarray`, `wgpu`; default `flex`); `UNROLL_BENCH_REPS` sets the repetitions (default
 //! 10).
 
+mod common;
+
 use std::time::Instant;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-#[allow(deprecated)] // ndarray is deprecated upstream; the project keeps it selectable.
 fn main() {
-    let reps: usize = std::env::var("UNROLL_BENCH_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let devices: Vec<String> =
-        std::env::var("UNROLL_BENCH_DEVICES").unwrap_or_else(|_| "flex".into()).split(',').map(str::to_owned).collect();
+    let reps = common::reps();
     let mut rows = Vec::new();
-    for name in &devices {
-        let device = match name.as_str() {
-            "flex" => Device::flex(),
-            "ndarray" => Device::ndarray(),
-            "wgpu" => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
-            other => panic!("unknown device {other}"),
-        };
+    for (name, device) in common::devices() {
         for n in [256, 512, 1024, 2048] {
             let [a, b] = [1, 2].map(|_| Tensor::<2>::random([n, n], Distribution::Normal(0.0, 1.0), &device));
             let mut times: Vec<f64> = (0..reps + 2)

@@ -11,6 +11,8 @@
 //! (comma-separated `flex`, `ndarray`, `wgpu`; default `flex`). `UNROLL_BENCH_REPS` sets the
 //! repetitions (default 10).
 
+mod common;
+
 use std::time::Instant;
 
 use burn::prelude::*;
@@ -65,19 +67,10 @@ fn rustfft_ms(reps: usize, images: usize, h: usize, w: usize) -> f64 {
     median_ms(reps, &cpu, &mut run)
 }
 
-#[allow(deprecated)] // ndarray is deprecated upstream; the project keeps it selectable.
 fn main() {
-    let reps: usize = std::env::var("UNROLL_BENCH_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let devices: Vec<String> =
-        std::env::var("UNROLL_BENCH_DEVICES").unwrap_or_else(|_| "flex".into()).split(',').map(str::to_owned).collect();
+    let reps = common::reps();
     let mut rows = Vec::new();
-    for name in &devices {
-        let device = match name.as_str() {
-            "flex" => Device::flex(),
-            "ndarray" => Device::ndarray(),
-            "wgpu" => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
-            other => panic!("unknown device {other}"),
-        };
+    for (name, device) in common::devices() {
         let engines: Vec<(&str, FftEngine)> = if unroll_physics::fft::is_host_device(&device) {
             vec![("host", FftEngine::Host), ("dense", FftEngine::Dense)]
         } else {
