@@ -14,12 +14,12 @@ use burn::module::Param;
 use burn::nn::Initializer;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, tanh};
 use serde::{Deserialize, Serialize};
 use unroll_physics::{Complex, LinearOperator, Physics};
 
 use crate::blocks::{CoilRefinement, EdgeConv, lean_relu, mri_operator, pointwise};
 use crate::cpu_conv::conv2d;
+use crate::gates::{sigmoid, tanh};
 use crate::reconstructor::Reconstructor;
 
 /// The recurrent cell of [`Cirim`].

@@ -280,13 +280,16 @@ impl Plan {
 
     /// The bands of output rows a sample is processed in. With one thread per sample, each band's
     /// im2col matrix (`K × band pixels`) holds about [`TILE_FLOATS`] values, so that it stays in
-    /// cache between being written and read by the GEMM; with parallel GEMMs, one band.
+    /// cache between being written and read by the GEMM; with parallel GEMMs, about
+    /// [`PARALLEL_TILE_FLOATS`], large enough to share among threads and small next to the
+    /// activations (a whole 128² sample of 64 channels and 3×3 taps would take 38 MB).
     fn row_bands(&self) -> impl Iterator<Item = Range<usize>> + use<> {
         let rows = self.out[0];
-        let band = if self.samples_in_parallel() && !self.is_pointwise() {
-            (TILE_FLOATS / (self.taps() * self.out[1]).max(1)).clamp(1, rows.max(1))
-        } else {
+        let floats = if self.samples_in_parallel() { TILE_FLOATS } else { PARALLEL_TILE_FLOATS };
+        let band = if self.is_pointwise() {
             rows.max(1)
+        } else {
+            (floats / (self.taps() * self.out[1]).max(1)).clamp(1, rows.max(1))
         };
         (0..rows).step_by(band).map(move |start| start..(start + band).min(rows))
     }
@@ -486,6 +489,9 @@ impl Plan {
 /// About how many values one band's im2col matrix holds (256 KiB of f32: a core's L2 share).
 const TILE_FLOATS: usize = 1 << 16;
 
+/// About how many values one band's im2col matrix holds when the GEMMs run in parallel (4 MiB).
+const PARALLEL_TILE_FLOATS: usize = 1 << 20;
+
 /// One kernel tap: the input row of each output row, and the output columns `[lo, hi)` whose input
 /// column `ox·stride + column_offset − column_shift` lies inside the image.
 struct Tap<'a> {
@@ -662,6 +668,8 @@ mod tests {
             // run in parallel.
             Case { channels: [16, 8], size: [64, 40], ..base.clone() },
             Case { channels: [32, 4], size: [70, 66], stride: [2, 2], dilation: [1, 2], ..base.clone() },
+            // Bands of a single sample, with parallel GEMMs (on more than one thread).
+            Case { batch: 1, channels: [64, 8], size: [130, 128], ..base.clone() },
             base,
         ]
     }

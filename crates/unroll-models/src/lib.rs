@@ -14,6 +14,7 @@ pub mod config;
 pub mod context;
 pub mod cpu_conv;
 pub mod e2e_varnet;
+pub mod gates;
 pub mod pgd;
 pub mod reconstructor;
 pub mod recurrent_varnet;

@@ -12,12 +12,12 @@ use burn::module::Param;
 use burn::nn::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, tanh};
 use serde::{Deserialize, Serialize};
 use unroll_physics::{Complex, Physics};
 
 use crate::blocks::{CoilRefinement, EdgeConv, lean_relu, mri_operator, pointwise_with};
 use crate::cpu_conv::conv2d;
+use crate::gates::{sigmoid, tanh};
 use crate::reconstructor::Reconstructor;
 
 /// Hyperparameters of [`RecurrentVarNet`] (defaults: DIRECT's `RecurrentVarNetConfig`).
