@@ -62,7 +62,7 @@ fn padding(conv: &Conv2d, size: [usize; 2]) -> [(usize, usize); 2] {
 }
 
 /// Whether `device` is `flex`, or autodiff over `flex`.
-fn on_flex(device: &Device) -> bool {
+pub(crate) fn on_flex(device: &Device) -> bool {
     matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Flex(_))
 }
 
