@@ -16,6 +16,8 @@ use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
 use burn::prelude::*;
 use burn::tensor::activation;
 
+use crate::cpu_conv::on_flex;
+
 /// `1 / (1 + e^{−x})`.
 pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     saturating(x, Saturating::Sigmoid)
@@ -28,9 +30,7 @@ pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 fn saturating<const D: usize>(x: Tensor<D>, kind: Saturating) -> Tensor<D> {
     let device = x.device();
-    let on_flex_autodiff =
-        device.is_autodiff() && matches!(device.clone().inner().as_dispatch(), burn::backend::DispatchDevice::Flex(_));
-    if !on_flex_autodiff {
+    if !(device.is_autodiff() && on_flex(&device)) {
         return match kind {
             Saturating::Sigmoid => activation::sigmoid(x),
             Saturating::Tanh => activation::tanh(x),
