@@ -221,9 +221,14 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// The autodiff device training runs on, for the inner `device`.
     pub fn autodiff(&self, device: burn::tensor::Device) -> burn::tensor::Device {
-        let device = device.autodiff();
-        if self.gradient_checkpointing { device.gradient_checkpointing() } else { device }
+        autodiff_device(device, self.gradient_checkpointing)
     }
+}
+
+/// `device` with autodiff, and Burn's balanced gradient checkpointing if `checkpointing`.
+pub fn autodiff_device(device: burn::tensor::Device, checkpointing: bool) -> burn::tensor::Device {
+    let device = device.autodiff();
+    if checkpointing { device.gradient_checkpointing() } else { device }
 }
 
 fn default_batch() -> usize {

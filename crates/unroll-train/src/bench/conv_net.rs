@@ -13,6 +13,7 @@ use burn::tensor::activation::relu;
 use unroll_models::cpu_conv::conv2d;
 
 use super::{BenchOptions, BenchResult, CONV_NET, Reference, median_seconds, peak_rss_mib};
+use crate::config::autodiff_device;
 use crate::error::TrainError;
 
 const CHANNELS: [usize; 6] = [1, 64, 64, 64, 64, 1];
@@ -52,8 +53,7 @@ pub fn bench(options: &BenchOptions) -> Result<BenchResult, TrainError> {
     }
     let size = options.size.unwrap_or(SIZE);
     let device = options.backend.device();
-    let adevice = device.clone().autodiff();
-    let adevice = if options.gradient_checkpointing { adevice.gradient_checkpointing() } else { adevice };
+    let adevice = autodiff_device(device.clone(), options.gradient_checkpointing);
     adevice.seed(super::BENCH_SEED);
     let model = ConvNet::new(&adevice);
     let params = model.num_params();
