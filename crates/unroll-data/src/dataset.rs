@@ -109,6 +109,9 @@ fn default_axis() -> usize {
 fn default_side() -> usize {
     28
 }
+fn default_crops() -> usize {
+    1
+}
 
 impl SourceConfig {
     /// The same source with its path resolved against `base` if relative (made absolute, so a saved
@@ -375,6 +378,8 @@ pub struct SplitDataset {
     split: Split,
     crop: Option<[usize; 2]>,
     augment: AugmentConfig,
+    /// Items per image (see [`DataConfig::crops_per_image`]).
+    crops: usize,
     seed: u64,
     epoch: u64,
 }
@@ -410,7 +415,13 @@ impl SplitDataset {
                 }
             }
         }
-        Ok(Self { images, indices, volumes: None, split, crop, augment, seed, epoch: 0 })
+        Ok(Self { images, indices, volumes: None, split, crop, augment, crops: 1, seed, epoch: 0 })
+    }
+
+    /// The same split with `crops ≥ 1` items per image (see [`DataConfig::crops_per_image`]).
+    pub fn with_crops_per_image(mut self, crops: usize) -> Self {
+        self.crops = crops.max(1);
+        self
     }
 
     /// The same split, knowing the volume of every image (`volumes[i]` for image `i` of the
@@ -422,7 +433,7 @@ impl SplitDataset {
 
     /// The volume of the item at `position`, when the source has volumes.
     pub fn volume_of(&self, position: usize) -> Option<usize> {
-        self.volumes.as_ref().map(|v| v[self.indices[position]])
+        self.volumes.as_ref().map(|v| v[self.indices[position / self.crops]])
     }
 
     /// The same split at another epoch (training crops, flips and measurement seeds change).
@@ -445,14 +456,16 @@ impl SplitDataset {
 
 impl Dataset<Item, DataError> for SplitDataset {
     fn get(&self, position: usize) -> Result<Item, DataError> {
-        let index = self.indices[position];
+        let (index, crop_number) = (self.indices[position / self.crops], (position % self.crops) as u64);
         let image = &self.images[index];
         let epoch = if self.split == Split::Train { self.epoch } else { 0 };
-        let item_seed =
-            self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let item_seed = self.seed
+            ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03)
+            ^ crop_number.wrapping_mul(0x94D0_49BB_1331_11EB);
         let mut rng = ChaCha8Rng::seed_from_u64(item_seed);
         let [h, w] = self.crop.unwrap_or([image.height, image.width]);
-        let (top, left) = if self.split == Split::Train {
+        let (top, left) = if self.split == Split::Train || self.crops > 1 {
             (rng.random_range(0..=image.height - h), rng.random_range(0..=image.width - w))
         } else {
             ((image.height - h) / 2, (image.width - w) / 2)
@@ -473,7 +486,7 @@ impl Dataset<Item, DataError> for SplitDataset {
     }
 
     fn len(&self) -> usize {
-        self.indices.len()
+        self.indices.len() * self.crops
     }
 }
 
@@ -509,6 +522,11 @@ pub struct DataConfig {
     /// Crop size `[H, W]` (random position for training, centred otherwise).
     #[serde(default, deserialize_with = "crate::pairs::optional_pair")]
     pub crop: Option<[usize; 2]>,
+    /// Items per image, for a few large images cut into patches: each image gives this many crops,
+    /// at new random positions every epoch for training and at fixed random positions (instead of
+    /// the centre) for validation and test when above 1.
+    #[serde(default = "default_crops")]
+    pub crops_per_image: usize,
     /// Training augmentation.
     #[serde(default)]
     pub augment: AugmentConfig,
@@ -527,7 +545,8 @@ impl DataConfig {
     pub fn dataset(&self, images: Arc<Vec<Image>>, split: Split, seed: u64) -> Result<SplitDataset, String> {
         let indices = self.split.indices(images.len(), split, seed);
         let mut dataset = SplitDataset::new(images.clone(), indices, split, self.crop, self.augment.clone(), seed)
-            .map_err(|message| format!("{message} (images of {})", self.source.path().display()))?;
+            .map_err(|message| format!("{message} (images of {})", self.source.path().display()))?
+            .with_crops_per_image(self.crops_per_image);
         if let SourceConfig::Fastmri { path, .. } = &self.source {
             let mut volumes = Vec::with_capacity(images.len());
             for (v, file) in readers::hdf5_files(path).map_err(|e| e.to_string())?.iter().enumerate() {

@@ -31,6 +31,7 @@ fn config(problem: ProblemConfig) -> DataConfig {
         problem,
         split: SplitConfig { train: 0.6, val: 0.2, test: 0.2, contiguous: false },
         crop: Some([16, 16]),
+        crops_per_image: 1,
         augment: AugmentConfig { flip: true },
     }
 }
@@ -65,6 +66,26 @@ fn training_items_vary_by_epoch_and_validation_items_do_not() {
     let v = val.get(0).unwrap();
     let source = &images(10)[cfg.split.indices(10, Split::Val, 1)[0]];
     assert_eq!(v.image.data[0], source.data[2 * 24 + 4]);
+}
+
+/// With several crops per image, each image gives that many items: new positions every epoch for
+/// training, fixed positions (not all the centre) for validation.
+#[test]
+fn several_crops_per_image_give_more_items() {
+    let cfg = DataConfig {
+        crop: Some([4, 4]),
+        crops_per_image: 6,
+        ..config(ProblemConfig::Denoising { noise: NoiseModel::None })
+    };
+    let train = cfg.dataset(images(10), Split::Train, 1).unwrap();
+    let val = cfg.dataset(images(10), Split::Val, 1).unwrap();
+    assert_eq!((train.len(), val.len()), (6 * 6, 2 * 6));
+    let crops =
+        |set: &unroll_data::SplitDataset| -> Vec<Vec<f32>> { (0..6).map(|p| set.get(p).unwrap().image.data).collect() };
+    let (first, again) = (crops(&val.at_epoch(0)), crops(&val.at_epoch(3)));
+    assert_eq!(first, again, "validation crops do not move");
+    assert!(first.iter().any(|c| *c != first[0]), "the crops of one image differ");
+    assert_ne!(crops(&train.at_epoch(0)), crops(&train.at_epoch(1)), "training crops move every epoch");
 }
 
 #[test]

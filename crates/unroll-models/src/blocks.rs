@@ -4,7 +4,6 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use burn::tensor::ops::PadMode;
 use unroll_physics::coils::normalise_maps;
 use unroll_physics::{Complex, MultiCoilMri};
@@ -13,20 +12,22 @@ use crate::cpu_conv::conv2d;
 use crate::unet::{Unet, UnetConfig};
 
 /// A plain CNN `channels → features → … → features → channels` of 3×3 convolutions with ReLU in
-/// between (none after the last layer), used as a residual correction `x + cnn(x)`.
+/// between (none after the last layer), used as a residual correction `x + cnn(x)`: with bias, the
+/// architecture of DnCNN (Zhang et al. 2017, without batch norm, as deepinv's `DnCNN`).
 #[derive(Module, Debug)]
 pub struct ResidualCnn {
-    layers: Vec<Conv2d>,
+    pub(crate) layers: Vec<Conv2d>,
 }
 
 impl ResidualCnn {
-    /// `layers ≥ 2` convolutions; the last one starts at zero so the block is the identity at
-    /// initialisation (a stable start for deep unrolled networks).
-    pub fn new(channels: usize, features: usize, layers: usize, device: &Device) -> Self {
+    /// `layers ≥ 2` convolutions, with or without bias; the last one starts at zero so the block is
+    /// the identity at initialisation (a stable start for deep unrolled networks).
+    pub fn new(channels: usize, features: usize, layers: usize, bias: bool, device: &Device) -> Self {
         assert!(layers >= 2, "a residual CNN needs at least 2 layers");
         let conv = |from: usize, to: usize, initializer: Initializer| {
             Conv2dConfig::new([from, to], [3, 3])
                 .with_padding(PaddingConfig2d::Same)
+                .with_bias(bias)
                 .with_initializer(initializer)
                 .init(device)
         };
@@ -42,15 +43,20 @@ impl ResidualCnn {
 
     /// `x + cnn(x)` on `[N, channels, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        x.clone() + self.correction(x)
+    }
+
+    /// The correction `cnn(x)` alone.
+    pub fn correction(&self, x: Tensor<4>) -> Tensor<4> {
         let last = self.layers.len() - 1;
-        let mut h = x.clone();
+        let mut h = x;
         for (i, conv) in self.layers.iter().enumerate() {
             h = conv2d(conv, h);
             if i < last {
-                h = relu(h);
+                h = lean_relu(h);
             }
         }
-        x + h
+        h
     }
 }
 

@@ -8,18 +8,24 @@ use crate::context::{ModelContext, check_views};
 
 use crate::cirim::{Cirim, CirimConfig};
 use crate::e2e_varnet::{E2eVarNet, E2eVarNetConfig};
+use crate::galaxy_admm::{GalaxyAdmm, GalaxyAdmmConfig};
 use crate::pgd::{UnrolledPgd, UnrolledPgdConfig};
+use crate::pnp_admm::{UnrolledPnp, UnrolledPnpConfig};
 use crate::reconstructor::Reconstructor;
 use crate::recurrent_varnet::{RecurrentVarNet, RecurrentVarNetConfig};
 use crate::unet::{UnetConfig, UnetPostProcessing};
 
-/// Which model, with its hyperparameters (`kind = "unrolled_pgd"`, `"unet"`, `"recurrentvarnet"`,
-/// `"cirim"` or `"e2e_varnet"` in a config file).
+/// Which model, with its hyperparameters (`kind = "unrolled_pgd"`, `"pnp_admm"`, `"galaxy_admm"`,
+/// `"unet"`, `"recurrentvarnet"`, `"cirim"` or `"e2e_varnet"` in a config file).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelConfig {
     /// [`UnrolledPgd`].
     UnrolledPgd(UnrolledPgdConfig),
+    /// [`UnrolledPnp`].
+    PnpAdmm(UnrolledPnpConfig),
+    /// [`GalaxyAdmm`] (blur).
+    GalaxyAdmm(GalaxyAdmmConfig),
     /// [`UnetPostProcessing`].
     Unet(UnetConfig),
     /// [`RecurrentVarNet`] (MRI).
@@ -36,6 +42,8 @@ impl ModelConfig {
     pub fn validate(&self) -> Result<(), String> {
         match self {
             ModelConfig::UnrolledPgd(c) => c.validate(),
+            ModelConfig::PnpAdmm(c) => c.validate(),
+            ModelConfig::GalaxyAdmm(c) => c.validate(),
             ModelConfig::Unet(c) => c.validate(),
             ModelConfig::RecurrentVarNet(c) => c.validate(),
             ModelConfig::Cirim(c) => c.validate(),
@@ -44,10 +52,11 @@ impl ModelConfig {
     }
 
     /// The views of its operator the model needs (see [`unroll_physics::Physics`]); the generic
-    /// models need none, the MRI models the MRI view.
+    /// models need none, the MRI models the MRI view, the galaxy ADMM the blur view.
     pub fn needs(&self) -> &'static [ViewKind] {
         match self {
-            ModelConfig::UnrolledPgd(_) | ModelConfig::Unet(_) => &[],
+            ModelConfig::UnrolledPgd(_) | ModelConfig::PnpAdmm(_) | ModelConfig::Unet(_) => &[],
+            ModelConfig::GalaxyAdmm(_) => &[ViewKind::Blur],
             ModelConfig::RecurrentVarNet(_) | ModelConfig::Cirim(_) | ModelConfig::E2eVarnet(_) => &[ViewKind::Mri],
         }
     }
@@ -62,6 +71,8 @@ impl ModelConfig {
         let channels = context.channels;
         match self {
             ModelConfig::UnrolledPgd(c) => Model::UnrolledPgd(c.init(channels, device)),
+            ModelConfig::PnpAdmm(c) => Model::PnpAdmm(c.init(channels, device)),
+            ModelConfig::GalaxyAdmm(c) => Model::GalaxyAdmm(c.init(channels, device)),
             ModelConfig::Unet(c) => Model::Unet(UnetPostProcessing::new(c, channels, device)),
             ModelConfig::RecurrentVarNet(c) => Model::RecurrentVarNet(c.init(device)),
             ModelConfig::Cirim(c) => Model::Cirim(c.init(device)),
@@ -73,6 +84,8 @@ impl ModelConfig {
     pub fn name(&self) -> &'static str {
         match self {
             ModelConfig::UnrolledPgd(_) => "unrolled_pgd",
+            ModelConfig::PnpAdmm(_) => "pnp_admm",
+            ModelConfig::GalaxyAdmm(_) => "galaxy_admm",
             ModelConfig::Unet(_) => "unet",
             ModelConfig::RecurrentVarNet(_) => "recurrentvarnet",
             ModelConfig::Cirim(_) => "cirim",
@@ -87,6 +100,10 @@ impl ModelConfig {
 pub enum Model {
     /// Unrolled proximal gradient.
     UnrolledPgd(UnrolledPgd),
+    /// Unrolled plug-and-play ADMM / HQS.
+    PnpAdmm(UnrolledPnp),
+    /// The galaxy unrolled ADMM.
+    GalaxyAdmm(GalaxyAdmm),
     /// U-Net post-processing.
     Unet(UnetPostProcessing),
     /// RecurrentVarNet.
@@ -114,6 +131,8 @@ impl<Op: Physics> Reconstructor<Op> for Model {
     fn reconstruct(&self, op: &Op, y: Op::Range) -> Vec<Op::Domain> {
         match self {
             Model::UnrolledPgd(m) => m.reconstruct(op, y),
+            Model::PnpAdmm(m) => m.reconstruct(op, y),
+            Model::GalaxyAdmm(m) => m.reconstruct(op, y),
             Model::Unet(m) => m.reconstruct(op, y),
             Model::RecurrentVarNet(m) => m.reconstruct(op, y),
             Model::Cirim(m) => m.reconstruct(op, y),

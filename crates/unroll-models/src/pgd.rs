@@ -78,7 +78,9 @@ impl UnrolledPgdConfig {
         let count = if self.tied { 1 } else { self.iterations };
         UnrolledPgd {
             steps: Param::from_tensor(Tensor::full([self.iterations], self.initial_step, device)),
-            denoisers: (0..count).map(|_| ResidualCnn::new(channels, self.features, self.layers, device)).collect(),
+            denoisers: (0..count)
+                .map(|_| ResidualCnn::new(channels, self.features, self.layers, true, device))
+                .collect(),
         }
     }
 }

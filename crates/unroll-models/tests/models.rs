@@ -6,8 +6,8 @@ use burn::prelude::*;
 use unroll_models::blocks::CoilRefinement;
 use unroll_models::context::check_views;
 use unroll_models::{
-    CirimConfig, E2eVarNetConfig, ModelConfig, ModelContext, Reconstructor, RecurrentCell, RecurrentVarNetConfig,
-    RsiConfig, UnetConfig, UnrolledPgdConfig,
+    CirimConfig, DnCnnConfig, E2eVarNetConfig, ModelConfig, ModelContext, Reconstructor, RecurrentCell,
+    RecurrentVarNetConfig, RsiConfig, Splitting, UnetConfig, UnrolledPgdConfig, UnrolledPnpConfig,
 };
 use unroll_physics::coils::birdcage_maps;
 use unroll_physics::{
@@ -58,6 +58,7 @@ fn gradients_reach_every_parameter() {
     for config in [
         ModelConfig::UnrolledPgd(UnrolledPgdConfig { iterations: 2, features: 4, layers: 3, ..Default::default() }),
         ModelConfig::Unet(UnetConfig { chans: 4, pools: 2, dropout: 0.0 }),
+        tiny_pnp(Splitting::Admm),
         tiny_mri_models()[0].clone(),
         tiny_mri_models()[1].clone(),
         tiny_mri_models()[2].clone(),
@@ -104,7 +105,21 @@ fn models_work_on_real_signals_and_odd_sizes() {
         initial_step: 0.5,
     })
     .init(&context(1, [1, 13, 11], Family::Blur), &device);
-    assert_eq!(pgd.reconstruct(&op, y).len(), 2);
+    assert_eq!(pgd.reconstruct(&op, y.clone()).len(), 2);
+    let pnp = tiny_pnp(Splitting::Hqs).init(&context(1, [1, 13, 11], Family::Blur), &device);
+    let iterates = pnp.reconstruct(&op, y);
+    assert_eq!((iterates.len(), iterates[1].dims()), (2, [1, 1, 13, 11]));
+}
+
+/// A small unrolled PnP network with one DnCNN per iteration.
+fn tiny_pnp(splitting: Splitting) -> ModelConfig {
+    ModelConfig::PnpAdmm(UnrolledPnpConfig {
+        iterations: 2,
+        splitting,
+        tied: false,
+        denoiser: DnCnnConfig { depth: 3, features: 4, bias: true },
+        ..Default::default()
+    })
 }
 
 /// Small configurations of the MRI models that use every option (RSI, coil refinement, both
@@ -265,7 +280,11 @@ fn a_model_needing_a_missing_view_is_refused() {
         assert!(model.check_serves("multicoil_mri", Family::Mri).is_ok());
     }
     for family in [Family::Mri, Family::Blur, Family::Tomography, Family::CompressedSensing] {
-        for model in [ModelConfig::UnrolledPgd(Default::default()), ModelConfig::Unet(Default::default())] {
+        for model in [
+            ModelConfig::UnrolledPgd(Default::default()),
+            ModelConfig::PnpAdmm(Default::default()),
+            ModelConfig::Unet(Default::default()),
+        ] {
             assert!(model.check_serves("any", family).is_ok());
         }
     }

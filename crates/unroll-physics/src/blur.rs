@@ -103,7 +103,8 @@ impl Blur {
         }
     }
 
-    fn grid(&self) -> [usize; 2] {
+    /// Size `[P, Q]` of the working grid.
+    pub fn grid(&self) -> [usize; 2] {
         let [.., p, q] = self.transfer.dims();
         [p, q]
     }
@@ -114,6 +115,22 @@ impl Blur {
         let filtered =
             if conjugate { self.transfer.clone().conj_mul(spectrum) } else { self.transfer.clone() * spectrum };
         Fft2::PLAIN_BACKWARD.inverse(filtered).re
+    }
+
+    /// An image `[.., H, W]` zero-padded into the working grid (at its origin).
+    pub fn embed_image(&self, x: Tensor<4>) -> Tensor<4> {
+        self.embed(x, self.image, [0, 0])
+    }
+
+    /// The image window of a working-grid tensor (the left inverse of [`Blur::embed_image`]).
+    pub fn crop_image(&self, x: Tensor<4>) -> Tensor<4> {
+        self.crop(x, self.image, [0, 0])
+    }
+
+    /// A measurement zero-padded into the working grid where [`LinearOperator::forward`] crops it
+    /// from.
+    pub fn embed_measurement(&self, y: Tensor<4>) -> Tensor<4> {
+        self.embed(y, self.output_size(), self.output_offset())
     }
 
     /// Zero-pads `x` (of size `size`) at `offset` into the working grid.
@@ -134,13 +151,11 @@ impl LinearOperator for Blur {
     type Range = Tensor<4>;
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let padded = self.embed(x, self.image, [0, 0]);
-        self.crop(self.filter(padded, false), self.output_size(), self.output_offset())
+        self.crop(self.filter(self.embed_image(x), false), self.output_size(), self.output_offset())
     }
 
     fn adjoint(&self, y: Tensor<4>) -> Tensor<4> {
-        let padded = self.embed(y, self.output_size(), self.output_offset());
-        self.crop(self.filter(padded, true), self.image, [0, 0])
+        self.crop_image(self.filter(self.embed_measurement(y), true))
     }
 
     /// Closed form for the circular boundary: `x = F⁻¹[(F z + γ conj(K) F y) / (1 + γ|K|²)]`.

@@ -1,11 +1,12 @@
-//! `unroll bench`: the speed and memory of each model on one fixed multi-coil MRI setup.
+//! `unroll bench`: the speed and memory of each model on a fixed problem.
 //!
-//! Setup: the `multicoil_mri` problem with 8 simulated coils, a 4× equispaced mask with an 8 %
-//! fully sampled centre (fastMRI's `EquispacedMaskFractionFunc`), coil maps estimated from the ACS
-//! (the default), no noise, batch 1, and as the clean image the centre `size × size` crop
-//! (default 128) of axial slice [`BENCH_SLICE`] of the shipped brain volume
-//! `datasets/brain/ch2.nii.gz`. The measurement is simulated once, by the same source, split and
-//! batcher as training; simulation is not timed.
+//! The clean image is the centre `size × size` crop of axial slice [`BENCH_SLICE`] of the shipped
+//! brain volume `datasets/brain/ch2.nii.gz`, repeated `batch` times. Each entry names its problem:
+//! the MRI models (and the quickstart network) run the `multicoil_mri` problem with 8 simulated
+//! coils, a 4× equispaced mask with an 8 % fully sampled centre (fastMRI's
+//! `EquispacedMaskFractionFunc`), coil maps estimated from the ACS (the default) and no noise; the
+//! plug-and-play networks a Gaussian blur. The measurement is simulated once, by the same source,
+//! split and batcher as training; simulation is not timed.
 //!
 //! Measured, each as the median of `runs` timed runs after `warmup` untimed ones:
 //! - `forward_s`: the model's forward pass without autodiff (the model after `valid()`, on the
@@ -35,9 +36,10 @@ use unroll_data::{
     SimulationVisitor, SourceConfig, Split, SplitConfig, SplitDataset,
 };
 use unroll_models::{
-    CirimConfig, E2eVarNetConfig, Model, ModelConfig, RecurrentVarNetConfig, UnetConfig, UnrolledPgdConfig,
+    CirimConfig, E2eVarNetConfig, GalaxyAdmmConfig, Model, ModelConfig, RecurrentVarNetConfig, UnetConfig,
+    UnrolledPgdConfig, UnrolledPnpConfig,
 };
-use unroll_physics::{Fft2, MaskConfig, NoiseModel, Physics, Signal};
+use unroll_physics::{BlurBoundary, Fft2, MaskConfig, NoiseModel, Physics, Signal};
 
 use crate::config::{BackendKind, ExperimentConfig, ModelShape, OptimizerConfig, ScheduleConfig, TrainConfig};
 use crate::error::TrainError;
@@ -45,13 +47,14 @@ use crate::losses::{IterateWeighting, LossConfig};
 use crate::normalise::forward;
 use crate::trainer::{batch_loss, optimizer};
 
-/// One entry of the bench table: a model in its benchmark configuration, the image side and
-/// batch it runs at, and the PyTorch figures it is compared with.
+/// One entry of the bench table: a model in its benchmark configuration, the problem, image side
+/// and batch it runs at, and the PyTorch figures it is compared with.
 #[derive(Clone, Debug)]
 pub struct BenchModel {
     /// The name on the command line.
     pub name: &'static str,
     pub model: ModelConfig,
+    pub problem: ProblemConfig,
     /// Default image side (`--size` overrides it).
     pub size: usize,
     pub batch: usize,
@@ -79,7 +82,8 @@ pub struct Ratio {
 /// The models `unroll bench` knows, in their benchmark configurations. `unroll bench all` runs
 /// them in this order, then [`CONV_NET`].
 pub fn bench_models() -> Vec<BenchModel> {
-    let mri = |name, model, reference| BenchModel { name, model, size: 128, batch: 1, reference };
+    let mri =
+        |name, model, reference| BenchModel { name, model, problem: mri_problem(), size: 128, batch: 1, reference };
     let direct = |what: &str, forward_s, train_step_s, gib: f64| Reference {
         source: format!("{what} (issue 9), 2 threads"),
         forward_s: Some(forward_s),
@@ -97,6 +101,7 @@ pub fn bench_models() -> Vec<BenchModel> {
                 layers: 3,
                 ..UnrolledPgdConfig::default()
             }),
+            problem: mri_problem(),
             size: 96,
             batch: 4,
             reference: Some(Reference {
@@ -127,7 +132,55 @@ pub fn bench_models() -> Vec<BenchModel> {
             ModelConfig::E2eVarnet(E2eVarNetConfig { coil_refinement: false, ..Default::default() }),
             None,
         ),
+        // The configuration deepinv's unfolded ADMM was timed at (issue 11): 5 iterations, one
+        // tied DnCNN of depth 7 and 64 channels with bias (the defaults), Gaussian blur σ 2,
+        // batch 16 × 1 × 64².
+        BenchModel {
+            name: "pnp_admm",
+            model: ModelConfig::PnpAdmm(UnrolledPnpConfig::default()),
+            problem: ProblemConfig::Blur {
+                sigma: [2.0, 2.0],
+                kernel_size: 13,
+                boundary: BlurBoundary::Circular,
+                noise: NoiseModel::Gaussian { sigma: 0.01 },
+            },
+            size: 64,
+            batch: 16,
+            reference: Some(Reference {
+                source: "deepinv 0.5 unfolded ADMM (issue 11), 2 threads".into(),
+                forward_s: Some(4.79),
+                train_step_s: 9.0,
+                peak_rss_mib: Some(1.79 * 1024.0),
+            }),
+        },
+        // The galaxy network of issue 11 at the paper's shape: 8 iterations, batch 32 × 48²,
+        // a linear (zero-boundary) Gaussian blur standing in for the galaxy PSFs.
+        BenchModel {
+            name: "galaxy_admm",
+            model: ModelConfig::GalaxyAdmm(GalaxyAdmmConfig::default()),
+            problem: ProblemConfig::Blur {
+                sigma: [2.0, 2.0],
+                kernel_size: 13,
+                boundary: BlurBoundary::Zero,
+                noise: NoiseModel::Gaussian { sigma: 0.01 },
+            },
+            size: 48,
+            batch: 32,
+            reference: None,
+        },
     ]
+}
+
+/// The MRI problem of the module docs.
+fn mri_problem() -> ProblemConfig {
+    ProblemConfig::MulticoilMri {
+        coils: 8,
+        mask: MaskConfig::Equispaced { acceleration: 4, center_fraction: 0.08 },
+        noise: NoiseModel::None,
+        fft: Fft2::default(),
+        phase: 0.0,
+        coil_maps: CoilMapSource::Acs,
+    }
 }
 
 /// The PyTorch twin of the quickstart network and where its figures were measured.
@@ -237,7 +290,7 @@ pub fn bench(name: &str, options: &BenchOptions) -> Result<BenchResult, TrainErr
         )));
     }
     let size = options.size.unwrap_or(entry.size);
-    let config = experiment(entry.model, size, entry.batch, options);
+    let config = experiment(entry.model, entry.problem, size, entry.batch, options);
     let invalid = |m: String| TrainError::Usage(format!("bench --size {size}: {m}"));
     config.validate().map_err(invalid)?;
     let images = Arc::new(config.data.load()?);
@@ -250,15 +303,13 @@ pub fn bench(name: &str, options: &BenchOptions) -> Result<BenchResult, TrainErr
 
 /// The experiment a model is benchmarked in: the setup of the module docs on `size × size` images,
 /// the default loss and optimiser.
-fn experiment(model: ModelConfig, size: usize, batch_size: usize, options: &BenchOptions) -> ExperimentConfig {
-    let problem = ProblemConfig::MulticoilMri {
-        coils: 8,
-        mask: MaskConfig::Equispaced { acceleration: 4, center_fraction: 0.08 },
-        noise: NoiseModel::None,
-        fft: Fft2::default(),
-        phase: 0.0,
-        coil_maps: CoilMapSource::Acs,
-    };
+fn experiment(
+    model: ModelConfig,
+    problem: ProblemConfig,
+    size: usize,
+    batch_size: usize,
+    options: &BenchOptions,
+) -> ExperimentConfig {
     ExperimentConfig {
         name: Some("bench".into()),
         seed: BENCH_SEED,
@@ -272,6 +323,7 @@ fn experiment(model: ModelConfig, size: usize, batch_size: usize, options: &Benc
             problem,
             split: SplitConfig { train: 0.0, val: 0.0, test: 1.0, contiguous: true },
             crop: Some([size, size]),
+            crops_per_image: 1,
             augment: AugmentConfig::default(),
         },
         // CIRIM's loss weighs every estimate (ATOMMIC's `accumulate_predictions`).
@@ -468,16 +520,17 @@ fn backend_name(backend: BackendKind) -> String {
 /// The human-readable report: the setup, then one row per model.
 pub fn table(options: &BenchOptions, results: &[BenchResult]) -> String {
     let mut text = format!(
-        "bench: multicoil_mri, 8 coils, 4x equispaced mask (8% centre), ACS maps, slice {BENCH_SLICE} of {}, {}; \
-         median of {} run(s) after {} warm-up; ratios are ours / PyTorch's\n",
+        "bench: slice {BENCH_SLICE} of {}, {}; median of {} run(s) after {} warm-up; ratios are ours / PyTorch's; \
+         mri: 8 coils, 4x equispaced mask (8% centre), ACS maps\n",
         options.volume.display(),
         backend_name(options.backend),
         options.runs,
         options.warmup,
     );
     text += &format!(
-        "{:<16}{:>10}{:>7}{:>11}{:>11}{:>13}{:>11}{:>12}{:>12}{:>10}\n",
+        "{:<16}{:<8}{:>10}{:>7}{:>11}{:>11}{:>13}{:>11}{:>12}{:>12}{:>10}\n",
         "model",
+        "problem",
         "size",
         "batch",
         "params",
@@ -492,8 +545,9 @@ pub fn table(options: &BenchOptions, results: &[BenchResult]) -> String {
     for r in results {
         let size = r.config["size"].as_array().map_or("?".into(), |s| format!("{}x{}", s[0], s[1]));
         text += &format!(
-            "{:<16}{:>10}{:>7}{:>11}{:>11.4}{:>13.4}{:>11}{:>12}{:>12}{:>10}\n",
+            "{:<16}{:<8}{:>10}{:>7}{:>11}{:>11.4}{:>13.4}{:>11}{:>12}{:>12}{:>10}\n",
             r.model,
+            problem_name(&r.config["problem"]),
             size,
             r.config["batch"].to_string(),
             r.params,
@@ -506,6 +560,15 @@ pub fn table(options: &BenchOptions, results: &[BenchResult]) -> String {
         );
     }
     text
+}
+
+/// `mri`, `blur`, … from a result's problem config.
+fn problem_name(problem: &serde_json::Value) -> &str {
+    match problem["kind"].as_str() {
+        Some("multicoil_mri") => "mri",
+        Some(kind) => kind,
+        None => "?",
+    }
 }
 
 #[cfg(test)]

@@ -327,6 +327,9 @@ impl ExperimentConfig {
                 }
             }
         }
+        if self.data.crops_per_image == 0 {
+            return Err("data.crops_per_image must be at least 1".into());
+        }
         if let Some([h, w]) = self.data.crop {
             if h == 0 || w == 0 {
                 return Err(format!("data.crop must be at least 1x1, got {h}x{w}"));
