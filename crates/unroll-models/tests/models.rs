@@ -58,11 +58,11 @@ fn gradients_reach_every_parameter() {
     for config in [
         ModelConfig::UnrolledPgd(UnrolledPgdConfig { iterations: 2, features: 4, layers: 3, ..Default::default() }),
         ModelConfig::Unet(UnetConfig { chans: 4, pools: 2, dropout: 0.0 }),
-        tiny_pnp(Splitting::Admm),
         tiny_mri_models()[0].clone(),
         tiny_mri_models()[1].clone(),
         tiny_mri_models()[2].clone(),
         tiny_mri_models()[3].clone(),
+        tiny_pnp(Splitting::Admm),
     ] {
         let loss = |model: &unroll_models::Model| {
             let error = model.reconstruct_final(&op, y.clone()).image() - target.clone() * 0.9;
