@@ -41,15 +41,7 @@ fn every_problem_trains_past_its_adjoint_input() {
         if !(loss.is_finite() && recon > input + 0.1 && baseline_psnr.is_finite()) {
             failures.push(format!("{name}: loss {loss}, PSNR {recon:.2} dB vs input {input:.2} dB"));
         }
-        let package = dir.path().join(format!("{name}.pkg"));
-        ok(&unroll(&["export", "--checkpoint", s(&run), "--out", s(&package)], dir.path()));
-        let (measurement, shape) = measurement(dir.path(), name);
-        let inferred = dir.path().join(format!("{name}.out"));
-        ok(&unroll(&["infer", "--model", s(&package), "--input", s(&measurement), "--out", s(&inferred)], dir.path()));
-        let bytes = std::fs::read(inferred.join("recon.npy")).unwrap();
-        let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
-        assert_eq!(npy.shape(), shape, "{name}");
-        let values = npy.into_vec::<f32>().unwrap();
+        let (values, inferred) = export_and_infer(dir.path(), &run, name, name);
         assert!(values.iter().all(|v| v.is_finite()) && values.iter().any(|&v| v != 0.0), "{name}");
         // MRI inference also writes fastMRI's `reconstruction` dataset.
         if name == "mri" {
@@ -58,6 +50,26 @@ fn every_problem_trains_past_its_adjoint_input() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Exports the run `run` to `dir/{name}.pkg` and runs `unroll infer` with it on a measurement of
+/// `problem` (see [`measurement`]) into `dir/{name}.out`; checks the shape of `recon.npy` and
+/// returns its values and the output folder.
+fn export_and_infer(
+    dir: &std::path::Path,
+    run: &std::path::Path,
+    name: &str,
+    problem: &str,
+) -> (Vec<f32>, std::path::PathBuf) {
+    let package = dir.join(format!("{name}.pkg"));
+    ok(&unroll(&["export", "--checkpoint", s(run), "--out", s(&package)], dir));
+    let (measurement, shape) = measurement(dir, problem);
+    let inferred = dir.join(format!("{name}.out"));
+    ok(&unroll(&["infer", "--model", s(&package), "--input", s(&measurement), "--out", s(&inferred)], dir));
+    let bytes = std::fs::read(inferred.join("recon.npy")).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(npy.shape(), shape, "{name}");
+    (npy.into_vec::<f32>().unwrap(), inferred)
 }
 
 /// A measurement file for problem `name` (32×32 images), and the `recon.npy` shape it gives.
@@ -197,15 +209,8 @@ fn mri_models_train_evaluate_export_and_infer() {
         let psnr = json(&evaluated.join("metrics.json"))["mean"]["recon"]["psnr"].as_f64().unwrap();
         assert!(psnr.is_finite() && psnr > 10.0, "{kind}: eval PSNR {psnr}");
 
-        let package = dir.path().join(format!("{kind}.pkg"));
-        ok(&unroll(&["export", "--checkpoint", s(&run), "--out", s(&package)], dir.path()));
-        let (measurement, shape) = measurement(dir.path(), "mri");
-        let inferred = dir.path().join(format!("{kind}.out"));
-        ok(&unroll(&["infer", "--model", s(&package), "--input", s(&measurement), "--out", s(&inferred)], dir.path()));
-        let bytes = std::fs::read(inferred.join("recon.npy")).unwrap();
-        let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
-        assert_eq!(npy.shape(), shape, "{kind}");
-        assert!(npy.into_vec::<f32>().unwrap().iter().all(|v| v.is_finite()), "{kind}");
+        let (values, _) = export_and_infer(dir.path(), &run, kind, "mri");
+        assert!(values.iter().all(|v| v.is_finite()), "{kind}");
 
         // Real k-space through the fastmri source (the shipped 8-coil file, 96×96 after its crop).
         let fastmri = format!(
@@ -261,15 +266,8 @@ fn pnp_admm_deblurs_photo_patches_through_the_cli() {
     let psnr = metrics["mean"]["recon"]["psnr"].as_f64().unwrap();
     assert!(psnr.is_finite() && psnr > 10.0, "eval PSNR {psnr}: {metrics}");
 
-    let package = dir.path().join("pnp.pkg");
-    ok(&unroll(&["export", "--checkpoint", s(&run), "--out", s(&package)], dir.path()));
-    let (measurement, shape) = measurement(dir.path(), "blur");
-    let inferred = dir.path().join("pnp.out");
-    ok(&unroll(&["infer", "--model", s(&package), "--input", s(&measurement), "--out", s(&inferred)], dir.path()));
-    let bytes = std::fs::read(inferred.join("recon.npy")).unwrap();
-    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
-    assert_eq!(npy.shape(), shape);
-    assert!(npy.into_vec::<f32>().unwrap().iter().all(|v| v.is_finite()));
+    let (values, _) = export_and_infer(dir.path(), &run, "pnp", "blur");
+    assert!(values.iter().all(|v| v.is_finite()));
 }
 
 /// The galaxy unrolled ADMM (a small configuration) runs through training on a linear blur (a finite
@@ -289,13 +287,7 @@ fn galaxy_admm_trains_on_a_blur_and_is_refused_for_mri() {
     ok(&unroll(&["train", s(&exp), "--out", s(&run)], dir.path()));
     let recon = json(&run.join("summary.json"))["last"]["val"]["recon"]["psnr"].as_f64().unwrap();
     assert!(recon.is_finite(), "PSNR {recon}");
-    let package = dir.path().join("galaxy.pkg");
-    ok(&unroll(&["export", "--checkpoint", s(&run), "--out", s(&package)], dir.path()));
-    let (measurement, shape) = measurement(dir.path(), "blur");
-    let inferred = dir.path().join("galaxy.out");
-    ok(&unroll(&["infer", "--model", s(&package), "--input", s(&measurement), "--out", s(&inferred)], dir.path()));
-    let bytes = std::fs::read(inferred.join("recon.npy")).unwrap();
-    assert_eq!(npyz::NpyFile::new(&bytes[..]).unwrap().shape(), shape);
+    export_and_infer(dir.path(), &run, "galaxy", "blur");
 
     std::fs::write(&exp, tiny_experiment_text(2).replace(pgd, galaxy)).unwrap();
     let stderr = fails(&unroll(&["train", s(&exp), "--out", s(&dir.path().join("refused"))], dir.path()));

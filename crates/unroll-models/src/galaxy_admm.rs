@@ -149,20 +149,15 @@ impl Spectra {
         let [.., p, q] = self.power.dims();
         // The PSF on the grid has its centre at the origin; rolled to the middle of the grid.
         let psf = fft.inverse(self.blur.transfer().clone()).re.roll(&[(p / 2) as i64, (q / 2) as i64], &[2, 3]);
-        let fit = |t: Tensor<4>, dim: usize, size: usize| {
-            if size >= HYPER_NET_SIDE {
-                t.narrow(dim, (size - HYPER_NET_SIDE) / 2, HYPER_NET_SIDE)
-            } else {
-                let before = (HYPER_NET_SIDE - size) / 2;
-                let pads = if dim == 2 {
-                    [(before, HYPER_NET_SIDE - size - before), (0, 0)]
-                } else {
-                    [(0, 0), (before, HYPER_NET_SIDE - size - before)]
-                };
-                t.pad(pads, PadMode::Constant(0.0))
-            }
+        let side = HYPER_NET_SIDE;
+        let margins = |size: usize| {
+            let extra = side.saturating_sub(size);
+            (extra / 2, extra - extra / 2)
         };
-        fft.forward(Complex::from_real(fit(fit(psf, 2, p), 3, q))).abs_sq()
+        let framed = psf.pad([margins(p), margins(q)], PadMode::Constant(0.0));
+        let [.., p, q] = framed.dims();
+        let framed = framed.narrow(2, (p - side) / 2, side).narrow(3, (q - side) / 2, side);
+        fft.forward(Complex::from_real(framed)).abs_sq()
     }
 }
 

@@ -103,8 +103,7 @@ impl Blur {
         }
     }
 
-    /// Size `[P, Q]` of the working grid.
-    pub fn grid(&self) -> [usize; 2] {
+    fn grid(&self) -> [usize; 2] {
         let [.., p, q] = self.transfer.dims();
         [p, q]
     }
