@@ -7,7 +7,10 @@ use clap::{Parser, Subcommand};
 use unroll_train::bench::{self, BenchOptions};
 use unroll_train::commands::{self, EvalOptions};
 use unroll_train::infer::{self, InferOptions};
+use unroll_train::lpn_toy::{self, ToyOptions};
 use unroll_train::package::{self, RunFolder};
+use unroll_train::pnp::{self, PnpOptions, Solver};
+use unroll_train::prior::{self, PriorOptions};
 use unroll_train::trainer::{self, TrainOptions};
 use unroll_train::{BackendKind, ExperimentConfig, TrainError};
 
@@ -95,12 +98,14 @@ enum Command {
         #[arg(long, value_enum)]
         backend: Option<BackendKind>,
     },
-    /// Benchmark a model's speed and memory on a fixed multi-coil MRI setup, against PyTorch.
+    /// Benchmark a model's speed and memory on a fixed setup, against PyTorch.
     ///
-    /// Setup: multicoil_mri, 8 coils, 4x equispaced mask with 8% centre (fastMRI style), coil
-    /// maps from the ACS, the centre crop of axial slice 90 of datasets/brain/ch2.nii.gz (the
-    /// batch repeats it): quickstart at 96x96 batch 4 (its training shape), the other models at
-    /// 128x128 batch 1 (the PyTorch references' setup). conv_net is a 5-layer 3x3 CNN
+    /// The clean image is the centre crop of axial slice 90 of datasets/brain/ch2.nii.gz (the
+    /// batch repeats it). The MRI models run multicoil_mri, 8 coils, 4x equispaced mask with 8%
+    /// centre (fastMRI style), coil maps from the ACS: quickstart at 96x96 batch 4 (its training
+    /// shape), the others at 128x128 batch 1 (the PyTorch references' setup). pnp_admm runs a
+    /// Gaussian blur (σ 2) at 64x64 batch 16, galaxy_admm a zero-boundary blur at 48x48 batch 32,
+    /// lpn denoising (σ 0.1) at 64x64 batch 16. conv_net is a 5-layer 3x3 CNN
     /// 1-64-64-64-64-1 on random 4x1x64x64 batches. Measured (medians of --runs after --warmup
     /// untimed runs): forward_s, the forward pass without autodiff up to reading the output back;
     /// train_step_s, forward + L1 loss + backward + Adam step + device sync, as in training;
@@ -109,15 +114,15 @@ enum Command {
     /// ratio, ours over theirs. `all` runs each model in its own process, so each peak memory is
     /// its own.
     Bench {
-        /// A model of the bench table (quickstart, unet, recurrentvarnet, cirim, e2e_varnet),
-        /// conv_net, or `all`.
+        /// A model of the bench table (quickstart, unet, recurrentvarnet, cirim, e2e_varnet,
+        /// pnp_admm, galaxy_admm, lpn), conv_net, or `all`.
         model: String,
         /// Print one JSON line per model (keys: model, params, forward_s, train_step_s,
         /// peak_rss_mib, backend, config, reference, ratio) instead of a table.
         #[arg(long)]
         json: bool,
         /// Image side in pixels (the centre crop of the slice); default: each model's own
-        /// (quickstart 96, conv_net 64, the others 128).
+        /// (quickstart 96, conv_net, pnp_admm and lpn 64, galaxy_admm 48, the others 128).
         #[arg(long)]
         size: Option<usize>,
         /// Timed runs per measurement; the median is reported.
@@ -136,6 +141,84 @@ enum Command {
         /// memory-bound activations are recomputed in the backward pass.
         #[arg(long)]
         gradient_checkpointing: bool,
+    },
+    /// Evaluate the regulariser R learned by a learned proximal network (model `lpn`) on images.
+    ///
+    /// The network f is the prox of R. Each image x is inverted (y with f(y) = x, by gradient
+    /// descent on the convex ψ(y) − ⟨x, y⟩, every image of a batch at once), and
+    /// R(x̂) = ⟨y, x̂⟩ − ½‖x̂‖² − ψ(y) is evaluated at x̂ = f(y). Prints the mean R and writes
+    /// prior.csv (per image), prior.json (summaries) and, with --perturb, prior.png.
+    Prior {
+        /// A training output folder (its best model) or an exported package of an `lpn` model.
+        #[arg(long)]
+        model: PathBuf,
+        /// Images to evaluate, of the experiment's kind of source [default: its test split].
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Evaluate at most this many images.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Also evaluate each image under Gaussian noise (σ 0.05, 0.1, 0.2, 0.3), Gaussian blur
+        /// (σ 0.5, 1, 2, 4 pixels) and convex combination with the next image (t 0.25, 0.5,
+        /// 0.75, 1): a learned prior should grow with the corruption.
+        #[arg(long)]
+        perturb: bool,
+        /// Most inversion steps.
+        #[arg(long, default_value_t = 1000)]
+        iterations: usize,
+        /// Stop inverting once ‖f(y) − x‖ ≤ tolerance·‖x‖ for every image.
+        #[arg(long, default_value_t = 1e-4)]
+        tolerance: f64,
+        /// Report folder [default: <model>/prior].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Plug-and-play reconstruction with a trained denoiser as a fixed prox: a learned proximal
+    /// network (model `lpn`) or any model trained on `denoising` (e.g. `dncnn`), inside ADMM or
+    /// proximal gradient descent, on the problem and held-out images of an experiment file.
+    ///
+    /// ADMM: x = argmin γ/2‖Ax − y‖² + ½‖x − (z − u)‖² (closed form or CG), z = D(x + u),
+    /// u += x − z, from x = z = Aᴴy. PGD: x = D(x − γ·Aᴴ(Ax − y)). Images larger than the
+    /// denoiser's training size are denoised patch-wise (half-patch strides, overlaps averaged).
+    /// Writes the evaluation report (metrics.json, metrics.csv, panels) like `eval`.
+    Pnp {
+        /// A package or training folder of a model trained on the `denoising` problem.
+        #[arg(long)]
+        denoiser: PathBuf,
+        /// The experiment whose problem and held-out (test) images are reconstructed.
+        #[arg(long)]
+        experiment: PathBuf,
+        /// The splitting scheme.
+        #[arg(long, value_enum, default_value_t = Solver::Admm)]
+        solver: Solver,
+        /// Iterations.
+        #[arg(long, default_value_t = 20)]
+        iterations: usize,
+        /// ADMM: weight γ of the data term in the x-step; PGD: the gradient step γ.
+        #[arg(long, default_value_t = 1.0)]
+        gamma: f64,
+        /// Reconstruct all images of this path instead (the experiment's kind of source).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Report folder.
+        #[arg(long, default_value = "pnp")]
+        out: PathBuf,
+    },
+    /// The 1-D Laplacian experiment of learned proximal networks: a toy LPN trained on
+    /// x ~ Laplace(0, 1) seen through N(0, 1) noise (L1, then proximal matching as in the
+    /// reference's notebook, 44 000 steps of 2000 samples at --scale 1) should approach
+    /// soft-thresholding at λ = 1, the MAP denoiser. Prints the largest error on [−4, 4]; writes
+    /// toy.json, toy.csv and toy.png.
+    LpnToy {
+        /// Output folder.
+        #[arg(long, default_value = "checkpoints/lpn_toy")]
+        out: PathBuf,
+        /// Factor on the number of steps of every phase.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Seed of the weights and samples.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Describe a data file (HDF5, NIfTI, NPY/NPZ, PNG/JPEG, IDX, FITS, DICOM), a training output folder or a
     /// package.
@@ -172,6 +255,16 @@ fn run(cli: Cli) -> Result<(), TrainError> {
         }
         Command::Bench { model, json, size, runs, warmup, backend, volume, gradient_checkpointing } => {
             bench::run(&model, &BenchOptions { size, runs, warmup, backend, volume, gradient_checkpointing }, json)?;
+        }
+        Command::Prior { model, data, limit, perturb, iterations, tolerance, out } => {
+            let out = out.unwrap_or_else(|| model.join("prior"));
+            prior::prior(&PriorOptions { model, data, limit, perturb, iterations, tolerance, out })?;
+        }
+        Command::Pnp { denoiser, experiment, solver, iterations, gamma, data, out } => {
+            pnp::pnp(&PnpOptions { denoiser, experiment, solver, iterations, gamma, data, out })?;
+        }
+        Command::LpnToy { out, scale, seed } => {
+            lpn_toy::run(&ToyOptions { out, scale, seed })?;
         }
         Command::Inspect { path } => print!("{}", commands::inspect(&path)?),
     }

@@ -7,8 +7,10 @@ use unroll_physics::{Family, Physics, ViewKind};
 use crate::context::{ModelContext, check_views};
 
 use crate::cirim::{Cirim, CirimConfig};
+use crate::dncnn::{DnCnn, DnCnnConfig};
 use crate::e2e_varnet::{E2eVarNet, E2eVarNetConfig};
 use crate::galaxy_admm::{GalaxyAdmm, GalaxyAdmmConfig};
+use crate::lpn::{Lpn, LpnConfig};
 use crate::pgd::{UnrolledPgd, UnrolledPgdConfig};
 use crate::pnp_admm::{UnrolledPnp, UnrolledPnpConfig};
 use crate::reconstructor::Reconstructor;
@@ -16,7 +18,7 @@ use crate::recurrent_varnet::{RecurrentVarNet, RecurrentVarNetConfig};
 use crate::unet::{UnetConfig, UnetPostProcessing};
 
 /// Which model, with its hyperparameters (`kind = "unrolled_pgd"`, `"pnp_admm"`, `"galaxy_admm"`,
-/// `"unet"`, `"recurrentvarnet"`, `"cirim"` or `"e2e_varnet"` in a config file).
+/// `"lpn"`, `"dncnn"`, `"unet"`, `"recurrentvarnet"`, `"cirim"` or `"e2e_varnet"` in a config file).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelConfig {
@@ -26,6 +28,10 @@ pub enum ModelConfig {
     PnpAdmm(UnrolledPnpConfig),
     /// [`GalaxyAdmm`] (blur).
     GalaxyAdmm(GalaxyAdmmConfig),
+    /// [`Lpn`] (a learned prox of `Aᴴy`; for denoising, of the noisy image).
+    Lpn(LpnConfig),
+    /// [`DnCnn`] (`Aᴴy` plus a residual CNN: a denoiser).
+    Dncnn(DnCnnConfig),
     /// [`UnetPostProcessing`].
     Unet(UnetConfig),
     /// [`RecurrentVarNet`] (MRI).
@@ -44,6 +50,8 @@ impl ModelConfig {
             ModelConfig::UnrolledPgd(c) => c.validate(),
             ModelConfig::PnpAdmm(c) => c.validate(),
             ModelConfig::GalaxyAdmm(c) => c.validate(),
+            ModelConfig::Lpn(c) => c.validate(),
+            ModelConfig::Dncnn(c) => c.validate(),
             ModelConfig::Unet(c) => c.validate(),
             ModelConfig::RecurrentVarNet(c) => c.validate(),
             ModelConfig::Cirim(c) => c.validate(),
@@ -55,7 +63,11 @@ impl ModelConfig {
     /// models need none, the MRI models the MRI view, the galaxy ADMM the blur view.
     pub fn needs(&self) -> &'static [ViewKind] {
         match self {
-            ModelConfig::UnrolledPgd(_) | ModelConfig::PnpAdmm(_) | ModelConfig::Unet(_) => &[],
+            ModelConfig::UnrolledPgd(_)
+            | ModelConfig::PnpAdmm(_)
+            | ModelConfig::Lpn(_)
+            | ModelConfig::Dncnn(_)
+            | ModelConfig::Unet(_) => &[],
             ModelConfig::GalaxyAdmm(_) => &[ViewKind::Blur],
             ModelConfig::RecurrentVarNet(_) | ModelConfig::Cirim(_) | ModelConfig::E2eVarnet(_) => &[ViewKind::Mri],
         }
@@ -66,6 +78,14 @@ impl ModelConfig {
         check_views(self.name(), self.needs(), problem, family)
     }
 
+    /// Checks that the model can take images of `[h, w]` (the LPN's head fixes the size).
+    pub fn check_image(&self, size: [usize; 2]) -> Result<(), String> {
+        match self {
+            ModelConfig::Lpn(c) => c.check_image(size),
+            _ => Ok(()),
+        }
+    }
+
     /// Builds the model for `context` (which [`ModelConfig::check_serves`] accepted).
     pub fn init(&self, context: &ModelContext, device: &Device) -> Model {
         let channels = context.channels;
@@ -73,6 +93,11 @@ impl ModelConfig {
             ModelConfig::UnrolledPgd(c) => Model::UnrolledPgd(c.init(channels, device)),
             ModelConfig::PnpAdmm(c) => Model::PnpAdmm(c.init(channels, device)),
             ModelConfig::GalaxyAdmm(c) => Model::GalaxyAdmm(c.init(channels, device)),
+            ModelConfig::Lpn(c) => {
+                let [_, h, w] = context.image_shape;
+                Model::Lpn(c.init(channels, [h, w], device))
+            }
+            ModelConfig::Dncnn(c) => Model::Dncnn(c.init(channels, device)),
             ModelConfig::Unet(c) => Model::Unet(UnetPostProcessing::new(c, channels, device)),
             ModelConfig::RecurrentVarNet(c) => Model::RecurrentVarNet(c.init(device)),
             ModelConfig::Cirim(c) => Model::Cirim(c.init(device)),
@@ -86,6 +111,8 @@ impl ModelConfig {
             ModelConfig::UnrolledPgd(_) => "unrolled_pgd",
             ModelConfig::PnpAdmm(_) => "pnp_admm",
             ModelConfig::GalaxyAdmm(_) => "galaxy_admm",
+            ModelConfig::Lpn(_) => "lpn",
+            ModelConfig::Dncnn(_) => "dncnn",
             ModelConfig::Unet(_) => "unet",
             ModelConfig::RecurrentVarNet(_) => "recurrentvarnet",
             ModelConfig::Cirim(_) => "cirim",
@@ -104,6 +131,10 @@ pub enum Model {
     PnpAdmm(UnrolledPnp),
     /// The galaxy unrolled ADMM.
     GalaxyAdmm(GalaxyAdmm),
+    /// A learned proximal network.
+    Lpn(Lpn),
+    /// DnCNN.
+    Dncnn(DnCnn),
     /// U-Net post-processing.
     Unet(UnetPostProcessing),
     /// RecurrentVarNet.
@@ -123,6 +154,15 @@ impl Model {
             _ => 1,
         }
     }
+
+    /// Enforces the model's parameter constraints (the LPN's non-negative weights); the trainer
+    /// calls it after every optimiser step.
+    pub fn project(self) -> Self {
+        match self {
+            Model::Lpn(m) => Model::Lpn(m.project()),
+            other => other,
+        }
+    }
 }
 
 /// Every model serves every operator of the physics crate: a model that needs a view finds it,
@@ -133,6 +173,8 @@ impl<Op: Physics> Reconstructor<Op> for Model {
             Model::UnrolledPgd(m) => m.reconstruct(op, y),
             Model::PnpAdmm(m) => m.reconstruct(op, y),
             Model::GalaxyAdmm(m) => m.reconstruct(op, y),
+            Model::Lpn(m) => m.reconstruct(op, y),
+            Model::Dncnn(m) => m.reconstruct(op, y),
             Model::Unet(m) => m.reconstruct(op, y),
             Model::RecurrentVarNet(m) => m.reconstruct(op, y),
             Model::Cirim(m) => m.reconstruct(op, y),

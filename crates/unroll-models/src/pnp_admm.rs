@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use unroll_physics::{LinearOperator, Signal};
 
 use crate::blocks::ResidualCnn;
+use crate::dncnn::DnCnnConfig;
 use crate::reconstructor::Reconstructor;
 
 /// How the unrolled iteration splits data term and prior.
@@ -30,34 +31,6 @@ pub enum Splitting {
     Admm,
     /// Half-quadratic splitting: ADMM without the dual variable.
     Hqs,
-}
-
-/// A DnCNN denoiser: `depth` 3×3 convolutions of `features` channels with ReLUs, predicting a residual.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DnCnnConfig {
-    /// Convolutions (≥ 2; DnCNN's paper uses 17 or 20).
-    #[serde(default = "default_depth")]
-    pub depth: usize,
-    /// Channels of the hidden layers.
-    #[serde(default = "default_features")]
-    pub features: usize,
-    /// Convolutions with bias.
-    #[serde(default = "crate::context::on")]
-    pub bias: bool,
-}
-
-fn default_depth() -> usize {
-    7
-}
-fn default_features() -> usize {
-    64
-}
-
-impl Default for DnCnnConfig {
-    fn default() -> Self {
-        Self { depth: default_depth(), features: default_features(), bias: true }
-    }
 }
 
 /// Hyperparameters of [`UnrolledPnp`]. The defaults are the configuration of `unroll bench
@@ -114,12 +87,7 @@ impl UnrolledPnpConfig {
         if self.iterations == 0 {
             return Err("iterations must be at least 1".into());
         }
-        if self.denoiser.depth < 2 {
-            return Err(format!("denoiser.depth must be at least 2, got {}", self.denoiser.depth));
-        }
-        if self.denoiser.features == 0 {
-            return Err("denoiser.features must be at least 1".into());
-        }
+        self.denoiser.validate().map_err(|m| format!("denoiser.{m}"))?;
         if !(self.initial_gamma > 0.0 && self.initial_gamma.is_finite()) {
             return Err(format!("initial_gamma must be a positive number, got {}", self.initial_gamma));
         }
@@ -132,11 +100,10 @@ impl UnrolledPnpConfig {
     /// A network for signals with `channels` network channels (see [`Signal::to_channels`]).
     pub fn init(&self, channels: usize, device: &Device) -> UnrolledPnp {
         let count = if self.tied { 1 } else { self.iterations };
-        let DnCnnConfig { depth, features, bias } = self.denoiser;
         UnrolledPnp {
             log_gammas: Param::from_tensor(Tensor::full([self.iterations], self.initial_gamma.ln(), device)),
             strengths: Param::from_tensor(Tensor::full([self.iterations], self.initial_strength, device)),
-            denoisers: (0..count).map(|_| ResidualCnn::new(channels, features, depth, bias, device)).collect(),
+            denoisers: (0..count).map(|_| self.denoiser.cnn(channels, device)).collect(),
             dual: self.splitting == Splitting::Admm,
         }
     }

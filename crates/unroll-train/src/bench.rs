@@ -5,7 +5,7 @@
 //! the MRI models (and the quickstart network) run the `multicoil_mri` problem with 8 simulated
 //! coils, a 4× equispaced mask with an 8 % fully sampled centre (fastMRI's
 //! `EquispacedMaskFractionFunc`), coil maps estimated from the ACS (the default) and no noise; the
-//! plug-and-play networks a Gaussian blur. The measurement is simulated once, by the same source,
+//! plug-and-play networks a Gaussian blur, the learned proximal network Gaussian denoising. The measurement is simulated once, by the same source,
 //! split and batcher as training; simulation is not timed.
 //!
 //! Measured, each as the median of `runs` timed runs after `warmup` untimed ones:
@@ -36,7 +36,7 @@ use unroll_data::{
     SimulationVisitor, SourceConfig, Split, SplitConfig, SplitDataset,
 };
 use unroll_models::{
-    CirimConfig, E2eVarNetConfig, GalaxyAdmmConfig, Model, ModelConfig, RecurrentVarNetConfig, UnetConfig,
+    CirimConfig, E2eVarNetConfig, GalaxyAdmmConfig, LpnConfig, Model, ModelConfig, RecurrentVarNetConfig, UnetConfig,
     UnrolledPgdConfig, UnrolledPnpConfig,
 };
 use unroll_physics::{BlurBoundary, Fft2, MaskConfig, NoiseModel, Physics, Signal};
@@ -167,6 +167,22 @@ pub fn bench_models() -> Vec<BenchModel> {
             size: 48,
             batch: 32,
             reference: None,
+        },
+        // The learned proximal network at the configuration the reference LPN code was timed at
+        // (issue 12): the patch ICNN, hidden 256, β 100, α 1e-6, an 8×8 head for 64×64 input,
+        // batch 16, L1 loss, the weight clamp after the step; denoising at σ 0.1.
+        BenchModel {
+            name: "lpn",
+            model: ModelConfig::Lpn(LpnConfig::default()),
+            problem: ProblemConfig::Denoising { noise: NoiseModel::Gaussian { sigma: 0.1 } },
+            size: 64,
+            batch: 16,
+            reference: Some(Reference {
+                source: "reference LPN code (issue 12), 2 threads".into(),
+                forward_s: Some(3.78),
+                train_step_s: 12.8,
+                peak_rss_mib: Some(2.4 * 1024.0),
+            }),
         },
     ]
 }
@@ -425,21 +441,21 @@ impl SimulationVisitor for BenchVisitor<'_> {
 }
 
 /// One training step of the trainer's: forward and loss, the loss value read back (and checked),
-/// backward, Adam; then a device sync so the time covers the update.
+/// backward, Adam and the model's constraints; then a device sync so the time covers the update.
 fn train_step<Op: Physics>(
     config: &ExperimentConfig,
     model: Model,
     optim: &mut ModuleOptimizer,
     batch: &Measured<Op>,
 ) -> Result<Model, TrainError> {
-    let loss = batch_loss(&config.loss, &model, batch);
+    let loss = batch_loss(&config.loss, &model, batch, 0.0);
     let value = loss.clone().into_scalar::<f64>();
     if !value.is_finite() {
         return Err(TrainError::Diverged(format!("bench: the loss is {value}")));
     }
     let device = loss.device();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
-    let model = optim.step(config.optimizer.lr, model, grads);
+    let model = optim.step(config.optimizer.lr, model, grads).project();
     device.sync().map_err(|e| TrainError::Usage(format!("bench: the device failed: {e}")))?;
     Ok(model)
 }

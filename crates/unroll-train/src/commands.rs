@@ -1,4 +1,5 @@
-//! The work behind `unroll eval` and `unroll inspect` (the CLI only parses arguments).
+//! The work behind `unroll eval` and `unroll inspect` (the CLI only parses arguments), and the
+//! model and held-out data they and `unroll prior` open.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use unroll_physics::{Fft2, MaskConfig};
 
 use crate::config::{BackendKind, ExperimentConfig};
 use crate::error::TrainError;
-use crate::evaluate::{self, EvalSummary};
+use crate::evaluate::{self, EvalSummary, Reconstruction};
 use crate::package::{self, RunFolder};
 
 /// Options of `unroll eval`.
@@ -31,15 +32,16 @@ pub struct EvalOptions {
     pub backend: Option<BackendKind>,
 }
 
-/// A model and its experiment, from a run folder or a package.
-fn open_model(path: &Path, device: &Device) -> Result<(ExperimentConfig, Model), TrainError> {
+/// A model, its experiment and the `[C, H, W]` images it was trained on, from a run folder or a
+/// package.
+pub(crate) fn open_model(path: &Path, device: &Device) -> Result<(ExperimentConfig, Model, [usize; 3]), TrainError> {
     if path.join("metadata.json").exists() {
         let package = package::load(path, device)?;
-        Ok((package.config, package.model))
+        Ok((package.config, package.model, package.metadata.image_shape))
     } else {
         let run = RunFolder::open(path)?;
         let model = run.model(device)?;
-        Ok((run.config, model))
+        Ok((run.config, model, run.shape.image_shape))
     }
 }
 
@@ -48,7 +50,7 @@ fn open_model(path: &Path, device: &Device) -> Result<(ExperimentConfig, Model),
 pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
     let backend = options.backend;
     let device = backend.unwrap_or_default().device();
-    let (stored, model) = open_model(&options.checkpoint, &device)?;
+    let (stored, model, _) = open_model(&options.checkpoint, &device)?;
     let mut config = match &options.config {
         Some(path) => ExperimentConfig::load(path, &[])?,
         None => stored,
@@ -61,9 +63,40 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
             return eval_kspace(options, &config, &model, &volumes, (mask, *fft, *coil_maps), &device);
         }
     }
-    if let Some(data) = &options.data {
-        // Held-out data is evaluated whole, in its own order: no split of it.
-        config.data.source = with_path(config.data.source, data.clone());
+    let (split, set) = held_out(&mut config, options.data.as_deref())?;
+    let label = format!("{} ({split:?} split)", config.name());
+    evaluate_and_report(&model, &config, &set, &label, &options.out, &device)
+}
+
+/// Evaluates `model` on `set` with the problem of `config`, writes the report into `out` and prints
+/// its table.
+pub(crate) fn evaluate_and_report<R: Reconstruction>(
+    model: &R,
+    config: &ExperimentConfig,
+    set: &SplitDataset,
+    label: &str,
+    out: &Path,
+    device: &Device,
+) -> Result<EvalSummary, TrainError> {
+    let shape = set.item_shape().expect("non-empty");
+    let batch_size = config.train.batch_size;
+    let (results, names) = config.data.problem.visit(shape, EvalVisitor { model, set, device, batch_size })?;
+    let summary = EvalSummary::from_items(&results, names);
+    evaluate::write_report(out, &results, &summary, label)?;
+    print!("{}", summary.table(&format!("{label}, {} items", summary.items)));
+    println!("report: {}", out.display());
+    Ok(summary)
+}
+
+/// The held-out images of an experiment: all of `data` when given (read as the experiment's kind
+/// of source, in its own order, no split of it; `config` is changed to say so), else the test
+/// split, or the validation split when the test split is empty.
+pub(crate) fn held_out(
+    config: &mut ExperimentConfig,
+    data: Option<&Path>,
+) -> Result<(Split, SplitDataset), TrainError> {
+    if let Some(data) = data {
+        config.data.source = with_path(config.data.source.clone(), data.to_path_buf());
         config.data.split = SplitConfig { train: 0.0, val: 0.0, test: 1.0, contiguous: true };
     }
     let images = Arc::new(config.data.load()?);
@@ -78,16 +111,7 @@ pub fn eval(options: &EvalOptions) -> Result<EvalSummary, TrainError> {
             config.data.source.path().display()
         )));
     }
-    let shape = set.item_shape().expect("non-empty");
-    let (results, names) = config
-        .data
-        .problem
-        .visit(shape, EvalVisitor { model: &model, set: &set, device: &device, batch_size: config.train.batch_size })?;
-    let summary = EvalSummary::from_items(&results, names);
-    evaluate::write_report(&options.out, &results, &summary, &format!("{} ({split:?} split)", config.name()))?;
-    print!("{}", summary.table(&format!("{} ({split:?}, {} items)", config.name(), summary.items)));
-    println!("report: {}", options.out.display());
-    Ok(summary)
+    Ok((split, set))
 }
 
 /// `eval --data` on fastMRI-layout k-space (see [`evaluate::evaluate_kspace`]).
@@ -127,14 +151,14 @@ fn eval_kspace(
     Ok(summary)
 }
 
-struct EvalVisitor<'a> {
-    model: &'a Model,
+struct EvalVisitor<'a, R> {
+    model: &'a R,
     set: &'a SplitDataset,
     device: &'a Device,
     batch_size: usize,
 }
 
-impl SimulationVisitor for EvalVisitor<'_> {
+impl<R: Reconstruction> SimulationVisitor for EvalVisitor<'_, R> {
     type Output = Result<(Vec<evaluate::ItemResult>, (&'static str, &'static str)), TrainError>;
 
     fn visit<S: Simulation>(self, simulation: S) -> Self::Output {

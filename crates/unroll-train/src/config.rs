@@ -370,6 +370,7 @@ impl ExperimentConfig {
                 ));
             }
         }
+        self.model.check_image([h, w]).map_err(|m| format!("{key}: {m}"))?;
         self.data.problem.validate_for([c, h, w])
     }
 

@@ -167,12 +167,25 @@ pub fn evaluate_kspace<S: Simulation>(
     Ok(results)
 }
 
+/// What evaluation runs on a measurement: a model under its normalisation ([`reconstruct`]), or a
+/// solver built around one (see `crate::pnp`).
+pub trait Reconstruction {
+    /// The final estimate from measurements `y` of `op`, in the measurement's units.
+    fn final_estimate<Op: Physics>(&self, op: &Op, y: Op::Range) -> Op::Domain;
+}
+
+impl Reconstruction for Model {
+    fn final_estimate<Op: Physics>(&self, op: &Op, y: Op::Range) -> Op::Domain {
+        reconstruct(self, op, y)
+    }
+}
+
 /// Evaluates `model` (on a non-autodiff device) on every item of `dataset`. When the dataset knows
 /// its items' volumes (the `fastmri` source), the result is one item per volume (in order of first
 /// appearance), its slices being the split's slices of that volume, with fastMRI's per-volume
 /// metrics (the data range is the volume's maximum); otherwise one per image.
-pub fn evaluate<S: Simulation>(
-    model: &Model,
+pub fn evaluate<S: Simulation, R: Reconstruction>(
+    model: &R,
     dataset: &SplitDataset,
     simulation: &S,
     device: &Device,
@@ -184,8 +197,7 @@ pub fn evaluate<S: Simulation>(
     let mut items: Vec<(usize, ItemImages)> = Vec::with_capacity(dataset.len());
     for chunk in positions.chunks(batch_size.max(1)) {
         let batch = batcher.batch(dataset.items(chunk)?, device);
-        let (mut iterates, scale) = forward(model, &batch.op, batch.y.clone());
-        let recon = iterates.pop().expect("at least one iterate").mul_per_sample(scale).image();
+        let recon = model.final_estimate(&batch.op, batch.y.clone()).image();
         let input = simulation.input_image(&batch.op, batch.y.clone());
         let baseline = simulation.baseline(&batch.op, batch.y.clone()).image();
         let target = batch.target.clone().image();

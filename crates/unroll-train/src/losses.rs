@@ -18,6 +18,7 @@
 //! weight = 0.84
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 
 use burn::prelude::*;
@@ -106,7 +107,22 @@ pub fn multiscale_l1(pred: Tensor<4>, target: Tensor<4>, scales: usize) -> Tenso
     total.div_scalar(scales as f64)
 }
 
-/// One loss function (`kind = "l1" | "l2" | "ssim" | "multiscale_l1"`).
+/// The proximal matching loss of learned proximal networks (`lpn.md` §2.4):
+/// `mean_n [1 − exp(−(‖pred_n − target_n‖₂ / γ)²)]`, the norm over each whole sample. As `γ → 0`
+/// it counts the samples not matched exactly, which drives a prox towards the MAP denoiser.
+pub fn proximal_matching(pred: Tensor<4>, target: Tensor<4>, gamma: f64) -> Tensor<1> {
+    let [n, ..] = same_dims("proximal_matching", &pred, &target);
+    let distance = (pred - target).reshape([n as i64, -1]).square().sum_dim(1).div_scalar(gamma * gamma);
+    distance.neg().exp().neg().add_scalar(1.0).mean()
+}
+
+/// The reference's smallest proximal-matching γ for `[C, H, W]` images in `[0, 1]`:
+/// `0.08·√(C·H·W)`.
+pub fn gamma_min([c, h, w]: [usize; 3]) -> f64 {
+    0.08 * ((c * h * w) as f64).sqrt()
+}
+
+/// One loss function (`kind = "l1" | "l2" | "ssim" | "multiscale_l1" | "proximal_matching"`).
 ///
 /// Unknown keys are rejected: `deny_unknown_fields` covers the variants with fields, and the unit
 /// variants go through `no_fields`, since serde's internally tagged unit variants ignore extra
@@ -128,6 +144,12 @@ pub enum LossTerm {
         /// Number of scales, at least 1 (1 is plain L1).
         scales: usize,
     },
+    /// [`proximal_matching`].
+    ProximalMatching {
+        /// γ, positive; by default [`gamma_min`] of the images.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gamma: Option<f64>,
+    },
 }
 
 impl LossTerm {
@@ -138,6 +160,10 @@ impl LossTerm {
             LossTerm::L2 => l2(pred, target),
             LossTerm::Ssim => ssim_loss(pred, target, data_range),
             LossTerm::MultiscaleL1 { scales } => multiscale_l1(pred, target, scales),
+            LossTerm::ProximalMatching { gamma } => {
+                let [_, c, h, w] = target.dims();
+                proximal_matching(pred, target, gamma.unwrap_or_else(|| gamma_min([c, h, w])))
+            }
         }
     }
 }
@@ -223,11 +249,59 @@ pub struct LossConfig {
     /// Weighting over the iterates (default: the last one only).
     #[serde(default)]
     pub iterates: IterateWeighting,
+    /// LPN's schedule: `terms` for a pretraining phase, then proximal matching (default: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proximal_matching: Option<ProximalMatchingSchedule>,
+}
+
+/// The proximal-matching schedule of learned proximal networks (`lpn.md` §2.4): the first
+/// `pretrain` fraction of the steps trains on the loss's `terms` (L1 in the reference), the rest on
+/// [`proximal_matching`] alone at the learning rate times `lr_factor`, in `stages` equal stages
+/// whose γ halves from `2^(stages−1)·γ_min` to `γ_min`. The reference: half the steps, 4 stages,
+/// lr 1e-3 then 1e-4.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProximalMatchingSchedule {
+    /// Fraction of the steps before proximal matching starts, in `[0, 1)`.
+    #[serde(default = "half")]
+    pub pretrain: f64,
+    /// Stages of proximal matching, at least 1.
+    #[serde(default = "four")]
+    pub stages: usize,
+    /// The last stage's γ; by default [`gamma_min`] of the images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma_min: Option<f64>,
+    /// Learning-rate factor of the proximal-matching phase, positive.
+    #[serde(default = "tenth")]
+    pub lr_factor: f64,
+}
+
+fn half() -> f64 {
+    0.5
+}
+fn four() -> usize {
+    4
+}
+fn tenth() -> f64 {
+    0.1
+}
+
+impl ProximalMatchingSchedule {
+    /// The proximal-matching stage at `progress` (the fraction of the steps done, in `[0, 1]`),
+    /// `None` while pretraining.
+    pub fn stage(&self, progress: f64) -> Option<usize> {
+        let into = (progress - self.pretrain) / (1.0 - self.pretrain);
+        (into >= 0.0).then(|| ((into * self.stages as f64) as usize).min(self.stages - 1))
+    }
 }
 
 impl Default for LossConfig {
     fn default() -> Self {
-        LossConfig { terms: vec![WeightedLoss { weight: 1.0, term: LossTerm::L1 }], iterates: IterateWeighting::Last }
+        LossConfig {
+            terms: vec![WeightedLoss { weight: 1.0, term: LossTerm::L1 }],
+            iterates: IterateWeighting::Last,
+            proximal_matching: None,
+        }
     }
 }
 
@@ -245,6 +319,27 @@ impl LossConfig {
             if let LossTerm::MultiscaleL1 { scales: 0 } = term {
                 return Err(format!("loss term {i}: multiscale_l1 needs scales ≥ 1"));
             }
+            if let LossTerm::ProximalMatching { gamma: Some(gamma) } = term
+                && !(gamma.is_finite() && *gamma > 0.0)
+            {
+                return Err(format!("loss term {i}: proximal_matching needs gamma > 0, got {gamma}"));
+            }
+        }
+        if let Some(schedule) = &self.proximal_matching {
+            if !(0.0..1.0).contains(&schedule.pretrain) {
+                return Err(format!("loss.proximal_matching.pretrain must be in [0, 1), got {}", schedule.pretrain));
+            }
+            if schedule.stages == 0 {
+                return Err("loss.proximal_matching.stages must be at least 1".into());
+            }
+            if let Some(gamma) = schedule.gamma_min
+                && !(gamma.is_finite() && gamma > 0.0)
+            {
+                return Err(format!("loss.proximal_matching.gamma_min must be positive, got {gamma}"));
+            }
+            if !(schedule.lr_factor.is_finite() && schedule.lr_factor > 0.0) {
+                return Err(format!("loss.proximal_matching.lr_factor must be positive, got {}", schedule.lr_factor));
+            }
         }
         if self.terms.iter().all(|t| t.weight == 0.0) {
             return Err("loss: every weight is zero".into());
@@ -255,6 +350,32 @@ impl LossConfig {
             return Err(format!("loss: exponential iterate weighting needs gamma > 0, got {gamma}"));
         }
         Ok(())
+    }
+
+    /// The loss at `progress` (the fraction of the training steps done) for `[C, H, W]` images:
+    /// `self`, or past the pretraining of [`Self::proximal_matching`] the proximal matching loss of
+    /// the stage (on the same iterates).
+    pub fn at(&self, progress: f64, image: [usize; 3]) -> Cow<'_, LossConfig> {
+        let Some((schedule, stage)) = self.proximal_matching.as_ref().and_then(|s| Some((s, s.stage(progress)?)))
+        else {
+            return Cow::Borrowed(self);
+        };
+        let gamma =
+            schedule.gamma_min.unwrap_or_else(|| gamma_min(image)) * 2f64.powi((schedule.stages - 1 - stage) as i32);
+        Cow::Owned(LossConfig {
+            terms: vec![WeightedLoss { weight: 1.0, term: LossTerm::ProximalMatching { gamma: Some(gamma) } }],
+            iterates: self.iterates.clone(),
+            proximal_matching: None,
+        })
+    }
+
+    /// The learning-rate factor at `progress`: the schedule's `lr_factor` once proximal matching
+    /// has started, 1 otherwise.
+    pub fn lr_factor(&self, progress: f64) -> f64 {
+        match &self.proximal_matching {
+            Some(schedule) if schedule.stage(progress).is_some() => schedule.lr_factor,
+            _ => 1.0,
+        }
     }
 
     /// The weighted loss of one prediction: `Σ weight · term(pred, target)`.

@@ -1,12 +1,13 @@
-//! The normalisation every model is trained and run under: each measurement is divided by
+//! The normalisation models are trained and run under: each measurement is divided by
 //! `s = max |Aᴴy|` (per sample) before the model sees it; the model therefore reconstructs `x / s`,
 //! the loss compares with `target / s`, and outputs are multiplied by `s` again (evaluation, export
-//! and inference do the same).
+//! and inference do the same). The learned proximal network runs unscaled (`s = 1`): a prox is
+//! tied to the noise level of its training data, which a per-sample rescaling would change.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use unroll_models::Reconstructor;
-use unroll_physics::{LinearOperator, Signal};
+use unroll_models::{Model, ModelConfig, Reconstructor};
+use unroll_physics::{Physics, Signal};
 
 /// Per-sample maximum over all but the batch dimension: `[N, ..] → [N]`.
 pub fn per_sample_max(x: Tensor<4>) -> Tensor<1> {
@@ -29,21 +30,29 @@ pub enum Normalisation {
         /// The smallest scale.
         min_scale: f64,
     },
+    /// None: the model sees the measurement as it is (`s = 1`).
+    Identity,
 }
 
 impl Normalisation {
-    /// The convention of [`forward`].
-    pub const CURRENT: Normalisation = Normalisation::AdjointMax { min_scale: MIN_SCALE };
+    /// The convention [`forward`] runs `model` under.
+    pub fn of(model: &ModelConfig) -> Normalisation {
+        match model {
+            ModelConfig::Lpn(_) => Normalisation::Identity,
+            _ => Normalisation::AdjointMax { min_scale: MIN_SCALE },
+        }
+    }
 }
 
 /// Runs the model on a batch with the normalisation convention of the module docs. Returns the
 /// iterates in normalised units and the per-sample scale `s`.
-pub fn forward<Op: LinearOperator, M: Reconstructor<Op>>(
-    model: &M,
-    op: &Op,
-    y: Op::Range,
-) -> (Vec<Op::Domain>, Tensor<1>) {
-    let scale = per_sample_max(op.adjoint(y.clone()).image()).detach().clamp_min(MIN_SCALE);
+pub fn forward<Op: Physics>(model: &Model, op: &Op, y: Op::Range) -> (Vec<Op::Domain>, Tensor<1>) {
+    let adjoint = op.adjoint(y.clone()).image();
+    if let Model::Lpn(_) = model {
+        let n = adjoint.dims()[0];
+        return (model.reconstruct(op, y), Tensor::ones([n], &adjoint.device()));
+    }
+    let scale = per_sample_max(adjoint).detach().clamp_min(MIN_SCALE);
     let y = y.mul_per_sample(scale.clone().recip());
     (model.reconstruct(op, y), scale)
 }

@@ -106,7 +106,7 @@ pub fn export(run: &RunFolder, out: &Path) -> Result<Metadata, TrainError> {
         channels: run.shape.channels,
         image_shape: run.shape.image_shape,
         problem: run.config.data.problem.clone(),
-        normalisation: Normalisation::CURRENT,
+        normalisation: Normalisation::of(&run.config.model),
         training: run.summary.clone(),
     };
     let config = toml::to_string_pretty(&run.config).expect("config serialises");
@@ -121,13 +121,14 @@ pub fn load(dir: &Path, device: &Device) -> Result<Package, TrainError> {
     let bytes = std::fs::read(&meta_path).map_err(|e| TrainError::file(&meta_path, format!("not a package: {e}")))?;
     let metadata: Metadata =
         serde_json::from_slice(&bytes).map_err(|e| TrainError::file(&meta_path, format!("corrupt metadata: {e}")))?;
-    if metadata.normalisation != Normalisation::CURRENT {
+    let config = ExperimentConfig::load(&dir.join("config.toml"), &[])?;
+    let runs = Normalisation::of(&config.model);
+    if metadata.normalisation != runs {
         return Err(TrainError::file(
             &meta_path,
-            format!("normalisation {:?}; this version runs {:?}", metadata.normalisation, Normalisation::CURRENT),
+            format!("normalisation {:?}; this version runs this model under {runs:?}", metadata.normalisation),
         ));
     }
-    let config = ExperimentConfig::load(&dir.join("config.toml"), &[])?;
     let weights = dir.join("model.safetensors");
     if !weights.exists() {
         return Err(TrainError::file(&weights, "missing"));

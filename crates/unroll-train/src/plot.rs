@@ -77,6 +77,41 @@ pub fn plot_run(run_dir: &Path) -> Result<PathBuf, TrainError> {
     Ok(path)
 }
 
+/// A panel of [`plot_curves`]: its title, axis labels and labelled curves.
+pub(crate) struct Curves {
+    pub title: &'static str,
+    pub x: &'static str,
+    pub y: &'static str,
+    pub series: Vec<(String, Vec<(i64, f64)>)>,
+}
+
+/// The panels side by side (each curve a line with dots while it has few points), written
+/// (atomically) to `path` as PNG.
+pub(crate) fn plot_curves(path: &Path, panels: Vec<Curves>) -> Result<(), TrainError> {
+    const PALETTE: [RGBColor; 4] = [MODEL, BASELINE, INPUT, LOSS_MEAN];
+    let panels: Vec<Panel> = panels
+        .into_iter()
+        .map(|curves| Panel {
+            title: curves.title,
+            x: curves.x,
+            y: curves.y,
+            log: false,
+            legend: SeriesLabelPosition::UpperLeft,
+            series: curves
+                .series
+                .into_iter()
+                .zip(PALETTE.iter().cycle())
+                .map(|((label, points), &color)| {
+                    let dots = if points.len() < 50 { 4 } else { 0 };
+                    Series::new(&label, color, points, 2, dots)
+                })
+                .collect(),
+        })
+        .collect();
+    let png = render(&panels).map_err(|e| TrainError::file(path, format!("cannot draw: {e}")))?;
+    crate::files::write_atomic(path, &png)
+}
+
 /// A CSV file whose columns are found by their header name.
 struct Csv {
     path: PathBuf,

@@ -228,12 +228,13 @@ fn run<S: Simulation>(
         }
         let mut lr = config.schedule.lr(config.optimizer.lr, state.step, total_steps);
         for positions in order.chunks(per_step).skip(state.batch_in_epoch) {
-            lr = config.schedule.lr(config.optimizer.lr, state.step, total_steps);
+            let done = state.step as f64 / total_steps.max(1) as f64;
+            lr = config.schedule.lr(config.optimizer.lr, state.step, total_steps) * config.loss.lr_factor(done);
             let shards: Vec<&[usize]> = positions.chunks(tc.batch_size).collect();
             let step =
                 |model: &Model, shard: &[usize], device: &Device| -> Result<(f64, f64, GradientsParams), TrainError> {
                     let batch = batcher.batch(dataset.items(shard)?, device);
-                    let loss = batch_loss(&config.loss, model, &batch);
+                    let loss = batch_loss(&config.loss, model, &batch, done);
                     let value = loss.clone().into_scalar::<f64>();
                     // The optimiser sums the devices' gradients: weigh each shard so the sum is the mean.
                     let loss = loss * (shard.len() as f64 / positions.len() as f64);
@@ -276,7 +277,8 @@ fn run<S: Simulation>(
                 optim.step(lr, model, gradients.pop().expect("one device").0)
             } else {
                 optim.step_multi(lr, model, MultiGradientsParams { grads: gradients })
-            };
+            }
+            .project();
             state.step += 1;
             state.batch_in_epoch += 1;
             state.epoch_loss.0 += value;
@@ -376,12 +378,14 @@ fn print_summary(summary: &TrainSummary, curves: Option<&Path>) {
 
 /// The training loss of `model` on `batch`: the model runs under the normalisation of
 /// [`crate::normalise`], and `loss` compares its iterates with the target divided by the same
-/// per-sample scale (SSIM's data range is that scaled target's maximum).
-pub fn batch_loss<Op: Physics>(loss: &LossConfig, model: &Model, batch: &Measured<Op>) -> Tensor<1> {
+/// per-sample scale (SSIM's data range is that scaled target's maximum). `progress`, the fraction
+/// of the training steps done, picks the phase of a staged loss ([`LossConfig::at`]).
+pub fn batch_loss<Op: Physics>(loss: &LossConfig, model: &Model, batch: &Measured<Op>, progress: f64) -> Tensor<1> {
     let (iterates, scale) = forward(model, &batch.op, batch.y.clone());
     let target = batch.target.clone().image().mul_per_sample(scale.recip());
     let images: Vec<Tensor<4>> = iterates.into_iter().map(Signal::image).collect();
-    loss.total(&images, model.iterate_groups(), &target, &per_sample_max(target.clone()))
+    let [_, c, h, w] = target.dims();
+    loss.at(progress, [c, h, w]).total(&images, model.iterate_groups(), &target, &per_sample_max(target.clone()))
 }
 
 /// Global L2 norm of `grads` over the parameters of `model`.

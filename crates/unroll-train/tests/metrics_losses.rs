@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use serde_json::Value;
-use unroll_train::losses::{IterateWeighting, LossConfig, LossTerm, WeightedLoss, l1, l2, multiscale_l1, ssim_loss};
+use unroll_train::losses::{
+    IterateWeighting, LossConfig, LossTerm, WeightedLoss, gamma_min, l1, l2, multiscale_l1, proximal_matching,
+    ssim_loss,
+};
 use unroll_train::metrics::{MetricError, Metrics, nmse, psnr, ssim, volume_metrics};
 
 const PAIRS: [&str; 3] = ["smooth", "nonsquare", "camera"];
@@ -216,6 +219,7 @@ fn metrics_losses_losses_are_differentiable() {
             WeightedLoss { weight: 0.8, term: LossTerm::Ssim },
         ],
         iterates: IterateWeighting::Exponential { gamma: 0.5 },
+        proximal_matching: None,
     };
     let iterates: Vec<Tensor<4>> = (0..3)
         .map(|k| {
@@ -242,10 +246,10 @@ fn metrics_losses_total_weights_terms_and_iterates() {
         vec![WeightedLoss { weight: 0.5, term: LossTerm::L1 }, WeightedLoss { weight: 2.0, term: LossTerm::L2 }];
     let by_hand =
         |x: &Tensor<4>| 0.5 * scalar(l1(x.clone(), target.clone())) + 2.0 * scalar(l2(x.clone(), target.clone()));
-    let uniform = LossConfig { terms: terms.clone(), iterates: IterateWeighting::Uniform };
+    let uniform = LossConfig { terms: terms.clone(), iterates: IterateWeighting::Uniform, proximal_matching: None };
     let expected = 0.5 * (by_hand(&iterates[0]) + by_hand(&iterates[1]));
     assert!((scalar(uniform.total(&iterates, 1, &target, &range)) - expected).abs() < 1e-5);
-    let last = LossConfig { terms, iterates: IterateWeighting::Last };
+    let last = LossConfig { terms, iterates: IterateWeighting::Last, proximal_matching: None };
     assert!((scalar(last.total(&iterates, 1, &target, &range)) - by_hand(&iterates[1])).abs() < 1e-5);
     let default = LossConfig::default();
     let l1_last = scalar(l1(iterates[1].clone(), target.clone()));
@@ -315,6 +319,7 @@ fn metrics_losses_config_from_toml() {
             WeightedLoss { weight: 1.0, term: LossTerm::MultiscaleL1 { scales: 3 } },
         ],
         iterates: IterateWeighting::Exponential { gamma: 0.8 },
+        proximal_matching: None,
     };
     assert_eq!(config, expected);
     config.validate().unwrap();
@@ -364,5 +369,57 @@ fn metrics_losses_config_from_toml() {
     for (case, text) in invalid {
         let config: LossConfig = toml::from_str(text).unwrap_or_else(|e| panic!("{case}: {e}"));
         assert!(config.validate().is_err(), "{case}: validated");
+    }
+}
+
+/// The proximal matching loss by hand, and LPN's schedule: L1 for the first half of the steps, then
+/// four stages of proximal matching with γ halving to `γ_min = 0.08·√(C·H·W)`, at a tenth of the
+/// learning rate.
+#[test]
+fn metrics_losses_proximal_matching_and_its_schedule() {
+    let device = Device::flex();
+    // Sample 0 is off by 1 at each of its 4 pixels (‖e‖² = 4), sample 1 is exact.
+    let pred = Tensor::<4>::from_data(TensorData::new(vec![1f32, 1., 1., 1., 0., 0., 0., 0.], [2, 1, 2, 2]), &device);
+    let target = pred.zeros_like();
+    let expected = (1.0 - (-1f64).exp()) / 2.0;
+    assert!((scalar(proximal_matching(pred.clone(), target.clone(), 2.0)) - expected).abs() < 1e-6);
+    assert!((gamma_min([1, 28, 28]) - 2.24).abs() < 1e-12);
+
+    let text = "terms = [{ kind = \"l1\", weight = 1.0 }]\n[proximal_matching]\n";
+    let config: LossConfig = toml::from_str(text).unwrap();
+    config.validate().unwrap();
+    let gamma_at = |progress: f64| match config.at(progress, [1, 28, 28]).terms.as_slice() {
+        [WeightedLoss { weight, term: LossTerm::ProximalMatching { gamma: Some(gamma) } }] if *weight == 1.0 => {
+            Some(*gamma)
+        }
+        [WeightedLoss { term: LossTerm::L1, .. }] => None,
+        other => panic!("unexpected terms {other:?}"),
+    };
+    let g = 2.24;
+    for (progress, gamma, lr) in [
+        (0.0, None, 1.0),
+        (0.49, None, 1.0),
+        (0.5, Some(8.0 * g), 0.1),
+        (0.62, Some(8.0 * g), 0.1),
+        (0.63, Some(4.0 * g), 0.1),
+        (0.8, Some(2.0 * g), 0.1),
+        (0.99, Some(g), 0.1),
+    ] {
+        let found = gamma_at(progress);
+        assert!(
+            found.zip(gamma).is_none_or(|(a, b)| (a - b).abs() < 1e-9) && found.is_some() == gamma.is_some(),
+            "progress {progress}: γ {found:?}, expected {gamma:?}"
+        );
+        assert_eq!(config.lr_factor(progress), lr, "progress {progress}");
+    }
+    // The staged loss is the proximal matching of the stage's γ.
+    let staged = config.at(0.99, [1, 2, 2]).total(&[pred.clone()], 1, &target, &Tensor::ones([2], &device));
+    let by_hand = proximal_matching(pred, target, gamma_min([1, 2, 2]));
+    assert!((scalar(staged) - scalar(by_hand)).abs() < 1e-6);
+
+    for (bad, key) in [("pretrain = 1.0", "pretrain"), ("stages = 0", "stages"), ("lr_factor = 0.0", "lr_factor")] {
+        let config: LossConfig = toml::from_str(&format!("{text}{bad}\n")).unwrap();
+        let error = config.validate().unwrap_err();
+        assert!(error.contains(key), "{bad}: {error}");
     }
 }
