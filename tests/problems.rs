@@ -375,13 +375,22 @@ fn lpn_trains_both_stages_on_digits_through_the_cli() {
         ),
     )
     .unwrap();
-    for solver in ["admm", "pgd"] {
-        let report = dir.path().join(format!("pnp_{solver}"));
+    let pnp = |solver: &str, gammas: &str, report: &std::path::Path| {
         let args = ["pnp", "--denoiser", s(&package), "--experiment", s(&deblur), "--solver", solver];
-        let out = ok(&unroll(&[&args[..], &["--iterations", "3", "--out", s(&report)]].concat(), dir.path()));
-        assert!(out.contains("Wiener"), "{out}");
-        let psnr = json(&report.join("metrics.json"))["mean"]["recon"]["psnr"].as_f64().unwrap();
-        assert!(psnr.is_finite(), "{solver}: PSNR {psnr}");
+        ok(&unroll(&[&args[..], &["--iterations", "3", "--gamma", gammas, "--out", s(report)]].concat(), dir.path()))
+    };
+    let report = dir.path().join("pnp_pgd");
+    assert!(pnp("pgd", "1", &report).contains("Wiener"));
+    let psnr = json(&report.join("metrics.json"))["mean"]["recon"]["psnr"].as_f64().unwrap();
+    assert!(psnr.is_finite(), "PnP-PGD: PSNR {psnr}");
+    // A sweep over γ: one report per value and their means side by side.
+    let report = dir.path().join("pnp_admm");
+    assert!(pnp("admm", "1,4", &report).contains("γ sweep"));
+    let sweep = json(&report.join("sweep.json"));
+    assert_eq!(sweep.as_array().map(Vec::len), Some(2), "{sweep}");
+    for (entry, gamma) in sweep.as_array().unwrap().iter().zip(["1", "4"]) {
+        let psnr = json(&report.join(format!("gamma_{gamma}/metrics.json")))["mean"]["recon"]["psnr"].as_f64().unwrap();
+        assert_eq!(entry["mean"]["recon"]["psnr"].as_f64(), Some(psnr), "{sweep}");
     }
 }
 

@@ -194,9 +194,10 @@ enum Command {
         /// Iterations.
         #[arg(long, default_value_t = 20)]
         iterations: usize,
-        /// ADMM: weight γ of the data term in the x-step; PGD: the gradient step γ.
-        #[arg(long, default_value_t = 1.0)]
-        gamma: f64,
+        /// ADMM: weight γ of the data term in the x-step; PGD: the gradient step γ. A list
+        /// (--gamma 0.5,1,2) runs each, writes each report into <out>/gamma_<γ> and sweep.json.
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        gamma: Vec<f64>,
         /// Reconstruct all images of this path instead (the experiment's kind of source).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -261,7 +262,7 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             prior::prior(&PriorOptions { model, data, limit, perturb, iterations, tolerance, out })?;
         }
         Command::Pnp { denoiser, experiment, solver, iterations, gamma, data, out } => {
-            pnp::pnp(&PnpOptions { denoiser, experiment, solver, iterations, gamma, data, out })?;
+            pnp::pnp(&PnpOptions { denoiser, experiment, solver, iterations, gammas: gamma, data, out })?;
         }
         Command::LpnToy { out, scale, seed } => {
             lpn_toy::run(&ToyOptions { out, scale, seed })?;

@@ -369,6 +369,12 @@ impl LossConfig {
         })
     }
 
+    /// Whether `progress` is in the loss's last phase: always without a schedule, else in the last
+    /// proximal-matching stage.
+    pub fn in_final_phase(&self, progress: f64) -> bool {
+        self.proximal_matching.as_ref().is_none_or(|s| s.stage(progress) == Some(s.stages - 1))
+    }
+
     /// The learning-rate factor at `progress`: the schedule's `lr_factor` once proximal matching
     /// has started, 1 otherwise.
     pub fn lr_factor(&self, progress: f64) -> f64 {

@@ -25,6 +25,7 @@ use crate::commands::{evaluate_and_report, held_out, open_model};
 use crate::config::ExperimentConfig;
 use crate::error::TrainError;
 use crate::evaluate::{EvalSummary, Reconstruction, reconstruct};
+use crate::files::write_atomic;
 
 /// The splitting scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -45,8 +46,9 @@ pub struct PnpOptions {
     pub solver: Solver,
     /// Iterations `K`.
     pub iterations: usize,
-    /// ADMM: the data weight γ of the x-step; PGD: the step γ.
-    pub gamma: f64,
+    /// ADMM: the data weight γ of the x-step; PGD: the step γ. Several values: each is run, and
+    /// the report of each goes to `out/gamma_<γ>`.
+    pub gammas: Vec<f64>,
     /// Images to reconstruct instead of the experiment's held-out split.
     pub data: Option<PathBuf>,
     /// Report folder.
@@ -128,12 +130,17 @@ impl Reconstruction for PlugAndPlay {
     }
 }
 
-/// Runs `unroll pnp` (see the module docs) and writes the evaluation report into `options.out`.
-pub fn pnp(options: &PnpOptions) -> Result<EvalSummary, TrainError> {
-    if options.iterations == 0 || !(options.gamma.is_finite() && options.gamma > 0.0) {
+/// Runs `unroll pnp` (see the module docs) for each γ and writes the evaluation reports into
+/// `options.out` (one γ) or `options.out/gamma_<γ>` (several, with `sweep.json` listing each γ's
+/// mean metrics); returns `(γ, summary)` for each.
+pub fn pnp(options: &PnpOptions) -> Result<Vec<(f64, EvalSummary)>, TrainError> {
+    if options.iterations == 0
+        || options.gammas.is_empty()
+        || options.gammas.iter().any(|g| !(g.is_finite() && *g > 0.0))
+    {
         return Err(TrainError::Usage(format!(
-            "pnp: --iterations must be at least 1 and --gamma positive, got {} and {}",
-            options.iterations, options.gamma
+            "pnp: --iterations must be at least 1 and every --gamma positive, got {} and {:?}",
+            options.iterations, options.gammas
         )));
     }
     let device = Device::flex();
@@ -158,20 +165,32 @@ pub fn pnp(options: &PnpOptions) -> Result<EvalSummary, TrainError> {
              and patches of {ph}×{pw}, so it needs {channels} channel(s) and at least that size"
         )));
     }
-    let solver = PlugAndPlay {
-        denoiser,
-        patch: [ph, pw],
-        solver: options.solver,
-        iterations: options.iterations,
-        gamma: options.gamma,
-    };
-    let label = format!(
-        "PnP-{:?} ({} iterations, γ {}) with `{name}` from {} on {} ({split:?} split)",
-        options.solver,
-        options.iterations,
-        options.gamma,
-        options.denoiser.display(),
-        config.name()
-    );
-    evaluate_and_report(&solver, &config, &set, &label, &options.out, &device)
+    let mut solver =
+        PlugAndPlay { denoiser, patch: [ph, pw], solver: options.solver, iterations: options.iterations, gamma: 0.0 };
+    let mut summaries = Vec::with_capacity(options.gammas.len());
+    for &gamma in &options.gammas {
+        solver.gamma = gamma;
+        let label = format!(
+            "PnP-{:?} ({} iterations, γ {gamma}) with `{name}` from {} on {} ({split:?} split)",
+            options.solver,
+            options.iterations,
+            options.denoiser.display(),
+            config.name()
+        );
+        let out = match options.gammas.len() {
+            1 => options.out.clone(),
+            _ => options.out.join(format!("gamma_{gamma}")),
+        };
+        summaries.push((gamma, evaluate_and_report(&solver, &config, &set, &label, &out, &device)?));
+    }
+    if summaries.len() > 1 {
+        let sweep: Vec<serde_json::Value> =
+            summaries.iter().map(|(gamma, s)| serde_json::json!({ "gamma": gamma, "mean": s })).collect();
+        write_atomic(&options.out.join("sweep.json"), &serde_json::to_vec_pretty(&sweep).expect("json"))?;
+        println!("\nγ sweep (PSNR dB / SSIM of the reconstruction):");
+        for (gamma, s) in &summaries {
+            println!("  γ {gamma:>8}: {:.2} / {:.4}", s.recon.psnr, s.recon.ssim);
+        }
+    }
+    Ok(summaries)
 }

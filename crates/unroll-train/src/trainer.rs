@@ -320,13 +320,18 @@ fn run<S: Simulation>(
             ));
             log.validation(&record)?;
             state.history.push(record);
-            if state.best.is_none_or(|(best, _)| val.recon.psnr > best) {
+            // Under a staged loss, only models of its last phase compete for best (the earlier
+            // phases optimise another objective: the L1 pretraining of proximal matching would
+            // otherwise win on PSNR), and early stopping counts validations of that phase only.
+            let final_phase =
+                config.loss.in_final_phase(state.step.saturating_sub(1) as f64 / total_steps.max(1) as f64);
+            if final_phase && state.best.is_none_or(|(best, _)| val.recon.psnr > best) {
                 state.best = Some((val.recon.psnr, state.epoch));
                 state.since_best = 0;
                 let best = out.join("best");
                 std::fs::create_dir_all(&best).map_err(|e| TrainError::file(&best, e))?;
                 files::write_atomic(&best.join("model.bpk"), &checkpoint::model_bytes(&model.valid())?)?;
-            } else {
+            } else if final_phase {
                 state.since_best += 1;
             }
         }

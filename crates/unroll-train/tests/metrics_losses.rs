@@ -411,6 +411,7 @@ fn metrics_losses_proximal_matching_and_its_schedule() {
             "progress {progress}: γ {found:?}, expected {gamma:?}"
         );
         assert_eq!(config.lr_factor(progress), lr, "progress {progress}");
+        assert_eq!(config.in_final_phase(progress), progress >= 0.875, "progress {progress}");
     }
     // The staged loss is the proximal matching of the stage's γ.
     let staged = config.at(0.99, [1, 2, 2]).total(&[pred.clone()], 1, &target, &Tensor::ones([2], &device));
