@@ -409,3 +409,34 @@ fn lpn_toy_learns_a_shrinkage() {
     assert_eq!((summary["l1_steps"].as_u64(), summary["pm_steps"].as_u64()), (Some(200), Some(240)));
     assert!(out.join("toy.png").exists() && out.join("toy.csv").exists());
 }
+
+/// DR-CG-Net (a small configuration) trains on compressed sensing and CT past the adjoint input,
+/// evaluates, exports and infers; it is refused for MRI, which has no real-image view.
+#[test]
+fn drcgnet_trains_on_compressed_sensing_and_ct_and_is_refused_for_mri() {
+    let dir = tempfile::tempdir().unwrap();
+    let pgd = "kind = \"unrolled_pgd\"\niterations = 2\nfeatures = 8\nlayers = 3";
+    let drcgnet = "kind = \"drcgnet\"\niterations = 2\nz_steps = 2\ndepth = 3\nfeatures = 8\ncg_iterations = 10\ncovariance = { kind = \"const\", initial = 10.0 }";
+    let mri = "kind = \"multicoil_mri\"\ncoils = 4\nmask = { kind = \"equispaced_fraction\", acceleration = 4.0, center_fraction = 0.1 }";
+    let problems = [
+        ("cs", "kind = \"compressed_sensing\"\nratio = 0.25\nnoise = { kind = \"snr\", db = 40.0 }"),
+        ("ct", "kind = \"tomography\"\nangles = 30\nnoise = { kind = \"snr\", db = 40.0 }"),
+    ];
+    for (name, problem) in problems {
+        let exp = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&exp, tiny_experiment_text(6).replace(pgd, drcgnet).replace(mri, problem)).unwrap();
+        let run = dir.path().join(name);
+        ok(&unroll(&["train", s(&exp), "--out", s(&run)], dir.path()));
+        let last = &json(&run.join("summary.json"))["last"]["val"];
+        let (recon, input) = (last["recon"]["psnr"].as_f64().unwrap(), last["input"]["psnr"].as_f64().unwrap());
+        assert!(recon > input, "{name}: PSNR {recon:.2} dB vs the adjoint's {input:.2} dB");
+        let evaluated = dir.path().join(format!("{name}_eval"));
+        ok(&unroll(&["eval", "--checkpoint", s(&run), "--out", s(&evaluated)], dir.path()));
+        let (values, _) = export_and_infer(dir.path(), &run, &format!("drcgnet_{name}"), name);
+        assert!(values.iter().all(|v| v.is_finite()), "{name}");
+    }
+    let exp = dir.path().join("mri.toml");
+    std::fs::write(&exp, tiny_experiment_text(1).replace(pgd, drcgnet)).unwrap();
+    let stderr = fails(&unroll(&["train", s(&exp), "--out", s(&dir.path().join("refused"))], dir.path()));
+    assert!(stderr.contains("`drcgnet`") && stderr.contains("real-image view"), "{stderr}");
+}

@@ -105,7 +105,8 @@ enum Command {
     /// centre (fastMRI style), coil maps from the ACS: quickstart at 96x96 batch 4 (its training
     /// shape), the others at 128x128 batch 1 (the PyTorch references' setup). pnp_admm runs a
     /// Gaussian blur (σ 2) at 64x64 batch 16, galaxy_admm a zero-boundary blur at 48x48 batch 32,
-    /// lpn denoising (σ 0.1) at 64x64 batch 16. conv_net is a 5-layer 3x3 CNN
+    /// lpn denoising (σ 0.1) at 64x64 batch 16, drcgnet Gaussian compressed sensing (ratio 0.3)
+    /// at 32x32 batch 20, drcgnet_ct CT (30 angles) at 64x64 batch 20. conv_net is a 5-layer 3x3 CNN
     /// 1-64-64-64-64-1 on random 4x1x64x64 batches. Measured (medians of --runs after --warmup
     /// untimed runs): forward_s, the forward pass without autodiff up to reading the output back;
     /// train_step_s, forward + L1 loss + backward + Adam step + device sync, as in training;
@@ -115,14 +116,15 @@ enum Command {
     /// its own.
     Bench {
         /// A model of the bench table (quickstart, unet, recurrentvarnet, cirim, e2e_varnet,
-        /// pnp_admm, galaxy_admm, lpn), conv_net, or `all`.
+        /// pnp_admm, galaxy_admm, lpn, drcgnet, drcgnet_ct), conv_net, or `all`.
         model: String,
         /// Print one JSON line per model (keys: model, params, forward_s, train_step_s,
         /// peak_rss_mib, backend, config, reference, ratio) instead of a table.
         #[arg(long)]
         json: bool,
         /// Image side in pixels (the centre crop of the slice); default: each model's own
-        /// (quickstart 96, conv_net, pnp_admm and lpn 64, galaxy_admm 48, the others 128).
+        /// (quickstart 96, conv_net, pnp_admm, lpn and drcgnet_ct 64, galaxy_admm 48, drcgnet 32,
+        /// the others 128).
         #[arg(long)]
         size: Option<usize>,
         /// Timed runs per measurement; the median is reported.

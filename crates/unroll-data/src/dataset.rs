@@ -302,11 +302,15 @@ pub struct SplitConfig {
     /// Keep the source order instead of shuffling.
     #[serde(default)]
     pub contiguous: bool,
+    /// Train on at most this many images, the first of the training split (low-training studies:
+    /// the held-out splits stay as they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
 }
 
 impl Default for SplitConfig {
     fn default() -> Self {
-        Self { train: 0.8, val: 0.2, test: 0.0, contiguous: false }
+        Self { train: 0.8, val: 0.2, test: 0.0, contiguous: false, train_limit: None }
     }
 }
 
@@ -342,7 +346,7 @@ impl SplitConfig {
         let n_val = ((self.val * count as f64).round() as usize).min(count - n_train);
         let n_test = ((self.test * count as f64).round() as usize).min(count - n_train - n_val);
         let range = match split {
-            Split::Train => 0..n_train,
+            Split::Train => 0..self.train_limit.map_or(n_train, |limit| limit.min(n_train)),
             Split::Val => n_train..n_train + n_val,
             Split::Test => n_train + n_val..n_train + n_val + n_test,
         };

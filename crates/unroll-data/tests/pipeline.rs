@@ -29,7 +29,7 @@ fn config(problem: ProblemConfig) -> DataConfig {
     DataConfig {
         source: SourceConfig::ImageFolder { path: "unused".into(), grayscale: true },
         problem,
-        split: SplitConfig { train: 0.6, val: 0.2, test: 0.2, contiguous: false },
+        split: SplitConfig { train: 0.6, val: 0.2, test: 0.2, contiguous: false, train_limit: None },
         crop: Some([16, 16]),
         crops_per_image: 1,
         augment: AugmentConfig { flip: true },
@@ -38,7 +38,7 @@ fn config(problem: ProblemConfig) -> DataConfig {
 
 #[test]
 fn splits_are_disjoint_deterministic_and_complete() {
-    let split = SplitConfig { train: 0.6, val: 0.2, test: 0.2, contiguous: false };
+    let split = SplitConfig { train: 0.6, val: 0.2, test: 0.2, contiguous: false, train_limit: None };
     let parts: Vec<Vec<usize>> =
         [Split::Train, Split::Val, Split::Test].iter().map(|&s| split.indices(10, s, 3)).collect();
     assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [6, 2, 2]);
@@ -47,8 +47,13 @@ fn splits_are_disjoint_deterministic_and_complete() {
     assert_eq!(all, (0..10).collect::<Vec<_>>());
     assert_eq!(split.indices(10, Split::Val, 3), parts[1]);
     assert_ne!(split.indices(10, Split::Train, 4), parts[0], "another seed, another split");
-    let contiguous = SplitConfig { contiguous: true, ..split };
+    let contiguous = SplitConfig { contiguous: true, ..split.clone() };
     assert_eq!(contiguous.indices(10, Split::Val, 3), vec![6, 7]);
+    // A training limit keeps the first images of the training split and leaves the others alone.
+    let limited = SplitConfig { train_limit: Some(4), ..split.clone() };
+    assert_eq!(limited.indices(10, Split::Train, 3), parts[0][..4]);
+    assert_eq!(limited.indices(10, Split::Val, 3), parts[1]);
+    assert_eq!(SplitConfig { train_limit: Some(60), ..split }.indices(10, Split::Train, 3), parts[0]);
 }
 
 #[test]

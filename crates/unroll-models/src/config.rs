@@ -8,6 +8,7 @@ use crate::context::{ModelContext, check_views};
 
 use crate::cirim::{Cirim, CirimConfig};
 use crate::dncnn::{DnCnn, DnCnnConfig};
+use crate::drcgnet::{DrCgNet, DrCgNetConfig};
 use crate::e2e_varnet::{E2eVarNet, E2eVarNetConfig};
 use crate::galaxy_admm::{GalaxyAdmm, GalaxyAdmmConfig};
 use crate::lpn::{Lpn, LpnConfig};
@@ -18,7 +19,7 @@ use crate::recurrent_varnet::{RecurrentVarNet, RecurrentVarNetConfig};
 use crate::unet::{UnetConfig, UnetPostProcessing};
 
 /// Which model, with its hyperparameters (`kind = "unrolled_pgd"`, `"pnp_admm"`, `"galaxy_admm"`,
-/// `"lpn"`, `"dncnn"`, `"unet"`, `"recurrentvarnet"`, `"cirim"` or `"e2e_varnet"` in a config file).
+/// `"lpn"`, `"dncnn"`, `"drcgnet"`, `"unet"`, `"recurrentvarnet"`, `"cirim"` or `"e2e_varnet"` in a config file).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelConfig {
@@ -32,6 +33,8 @@ pub enum ModelConfig {
     Lpn(LpnConfig),
     /// [`DnCnn`] (`Aᴴy` plus a residual CNN: a denoiser).
     Dncnn(DnCnnConfig),
+    /// [`DrCgNet`] (operators on real images: compressed sensing, CT, …).
+    Drcgnet(DrCgNetConfig),
     /// [`UnetPostProcessing`].
     Unet(UnetConfig),
     /// [`RecurrentVarNet`] (MRI).
@@ -52,6 +55,7 @@ impl ModelConfig {
             ModelConfig::GalaxyAdmm(c) => c.validate(),
             ModelConfig::Lpn(c) => c.validate(),
             ModelConfig::Dncnn(c) => c.validate(),
+            ModelConfig::Drcgnet(c) => c.validate(),
             ModelConfig::Unet(c) => c.validate(),
             ModelConfig::RecurrentVarNet(c) => c.validate(),
             ModelConfig::Cirim(c) => c.validate(),
@@ -69,6 +73,7 @@ impl ModelConfig {
             | ModelConfig::Dncnn(_)
             | ModelConfig::Unet(_) => &[],
             ModelConfig::GalaxyAdmm(_) => &[ViewKind::Blur],
+            ModelConfig::Drcgnet(_) => &[ViewKind::Real],
             ModelConfig::RecurrentVarNet(_) | ModelConfig::Cirim(_) | ModelConfig::E2eVarnet(_) => &[ViewKind::Mri],
         }
     }
@@ -98,6 +103,7 @@ impl ModelConfig {
                 Model::Lpn(c.init(channels, [h, w], device))
             }
             ModelConfig::Dncnn(c) => Model::Dncnn(c.init(channels, device)),
+            ModelConfig::Drcgnet(c) => Model::DrCgNet(c.init(context.image_shape, device)),
             ModelConfig::Unet(c) => Model::Unet(UnetPostProcessing::new(c, channels, device)),
             ModelConfig::RecurrentVarNet(c) => Model::RecurrentVarNet(c.init(device)),
             ModelConfig::Cirim(c) => Model::Cirim(c.init(device)),
@@ -113,6 +119,7 @@ impl ModelConfig {
             ModelConfig::GalaxyAdmm(_) => "galaxy_admm",
             ModelConfig::Lpn(_) => "lpn",
             ModelConfig::Dncnn(_) => "dncnn",
+            ModelConfig::Drcgnet(_) => "drcgnet",
             ModelConfig::Unet(_) => "unet",
             ModelConfig::RecurrentVarNet(_) => "recurrentvarnet",
             ModelConfig::Cirim(_) => "cirim",
@@ -135,6 +142,8 @@ pub enum Model {
     Lpn(Lpn),
     /// DnCNN.
     Dncnn(DnCnn),
+    /// DR-CG-Net.
+    DrCgNet(DrCgNet),
     /// U-Net post-processing.
     Unet(UnetPostProcessing),
     /// RecurrentVarNet.
@@ -175,6 +184,7 @@ impl<Op: Physics> Reconstructor<Op> for Model {
             Model::GalaxyAdmm(m) => m.reconstruct(op, y),
             Model::Lpn(m) => m.reconstruct(op, y),
             Model::Dncnn(m) => m.reconstruct(op, y),
+            Model::DrCgNet(m) => m.reconstruct(op, y),
             Model::Unet(m) => m.reconstruct(op, y),
             Model::RecurrentVarNet(m) => m.reconstruct(op, y),
             Model::Cirim(m) => m.reconstruct(op, y),

@@ -28,6 +28,12 @@ pub enum NoiseModel {
         /// Photon gain (> 0).
         gain: f64,
     },
+    /// `y + σ·n` with `σ² = (‖y‖²/m) / 10^(SNR/10)` per sample of `m` values (DR-CG-Net's
+    /// convention; for complex data, per part).
+    Snr {
+        /// The signal-to-noise ratio in dB.
+        db: f64,
+    },
     /// `gain · Poisson(max(y, 0) / gain) + σ·n`.
     PoissonGaussian {
         /// Photon gain (> 0).
@@ -49,6 +55,7 @@ impl NoiseModel {
             NoiseModel::Poisson { gain } | NoiseModel::PoissonGaussian { gain, .. } if gain.is_nan() || gain <= 0.0 => {
                 Err(format!("gain must be > 0, got {gain}"))
             }
+            NoiseModel::Snr { db } if !db.is_finite() => Err(format!("db must be finite, got {db}")),
             _ => Ok(()),
         }
     }
@@ -65,8 +72,15 @@ impl NoiseModel {
         let per_sample = values.len() / dims[0].max(1);
         for (chunk, &seed) in values.chunks_mut(per_sample.max(1)).zip(seeds) {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let model = match *self {
+                NoiseModel::Snr { db } => {
+                    let power = chunk.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / chunk.len() as f64;
+                    NoiseModel::Gaussian { sigma: (power / 10f64.powf(db / 10.0)).sqrt() }
+                }
+                other => other,
+            };
             for v in chunk.iter_mut() {
-                *v = self.sample(*v as f64, &mut rng) as f32;
+                *v = model.sample(*v as f64, &mut rng) as f32;
             }
         }
         Tensor::from_data(TensorData::new(values, dims), &device)
@@ -88,6 +102,7 @@ impl NoiseModel {
         match *self {
             NoiseModel::None => clean,
             NoiseModel::Gaussian { sigma } => clean + sigma * normal(rng),
+            NoiseModel::Snr { .. } => unreachable!("apply turns the SNR into a per-sample σ"),
             NoiseModel::Poisson { gain } => poisson(gain, rng),
             NoiseModel::PoissonGaussian { gain, sigma } => poisson(gain, rng) + sigma * normal(rng),
         }

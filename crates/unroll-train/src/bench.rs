@@ -5,7 +5,8 @@
 //! the MRI models (and the quickstart network) run the `multicoil_mri` problem with 8 simulated
 //! coils, a 4× equispaced mask with an 8 % fully sampled centre (fastMRI's
 //! `EquispacedMaskFractionFunc`), coil maps estimated from the ACS (the default) and no noise; the
-//! plug-and-play networks a Gaussian blur, the learned proximal network Gaussian denoising. The measurement is simulated once, by the same source,
+//! plug-and-play networks a Gaussian blur, the learned proximal network Gaussian denoising,
+//! DR-CG-Net compressed sensing and CT. The measurement is simulated once, by the same source,
 //! split and batcher as training; simulation is not timed.
 //!
 //! Measured, each as the median of `runs` timed runs after `warmup` untimed ones:
@@ -36,8 +37,8 @@ use unroll_data::{
     SimulationVisitor, SourceConfig, Split, SplitConfig, SplitDataset,
 };
 use unroll_models::{
-    CirimConfig, E2eVarNetConfig, GalaxyAdmmConfig, LpnConfig, Model, ModelConfig, RecurrentVarNetConfig, UnetConfig,
-    UnrolledPgdConfig, UnrolledPnpConfig,
+    CirimConfig, DrCgNetConfig, E2eVarNetConfig, GalaxyAdmmConfig, LpnConfig, Model, ModelConfig,
+    RecurrentVarNetConfig, UnetConfig, UnrolledPgdConfig, UnrolledPnpConfig,
 };
 use unroll_physics::{BlurBoundary, Fft2, MaskConfig, NoiseModel, Physics, Signal};
 
@@ -183,6 +184,29 @@ pub fn bench_models() -> Vec<BenchModel> {
                 train_step_s: 12.8,
                 peak_rss_mib: Some(2.4 * 1024.0),
             }),
+        },
+        // DR-CG-Net at the reference configuration (K 3, J 4, D 8, 32 features, ISTA, `const`
+        // covariance; issue 10), batch 20: Gaussian compressed sensing at ratio 0.3 on 32×32, and
+        // few-view CT with 30 angles on 64×64, both at 60 dB SNR. No PyTorch reference exists.
+        BenchModel {
+            name: "drcgnet",
+            model: ModelConfig::Drcgnet(DrCgNetConfig::default()),
+            problem: ProblemConfig::CompressedSensing {
+                ratio: 0.3,
+                matrix_seed: 0,
+                noise: NoiseModel::Snr { db: 60.0 },
+            },
+            size: 32,
+            batch: 20,
+            reference: None,
+        },
+        BenchModel {
+            name: "drcgnet_ct",
+            model: ModelConfig::Drcgnet(DrCgNetConfig::default()),
+            problem: ProblemConfig::Tomography { angles: 30, noise: NoiseModel::Snr { db: 60.0 } },
+            size: 64,
+            batch: 20,
+            reference: None,
         },
     ]
 }
@@ -337,7 +361,7 @@ fn experiment(
                 slices: Some([BENCH_SLICE, BENCH_SLICE + 1]),
             },
             problem,
-            split: SplitConfig { train: 0.0, val: 0.0, test: 1.0, contiguous: true },
+            split: SplitConfig { train: 0.0, val: 0.0, test: 1.0, contiguous: true, train_limit: None },
             crop: Some([size, size]),
             crops_per_image: 1,
             augment: AugmentConfig::default(),

@@ -97,7 +97,7 @@ pub(crate) fn held_out(
 ) -> Result<(Split, SplitDataset), TrainError> {
     if let Some(data) = data {
         config.data.source = with_path(config.data.source.clone(), data.to_path_buf());
-        config.data.split = SplitConfig { train: 0.0, val: 0.0, test: 1.0, contiguous: true };
+        config.data.split = SplitConfig { train: 0.0, val: 0.0, test: 1.0, contiguous: true, train_limit: None };
     }
     let images = Arc::new(config.data.load()?);
     let dataset = |split| config.data.dataset(images.clone(), split, config.seed).map_err(|m| config.error(m));

@@ -97,7 +97,8 @@ pub fn run(options: &ToyOptions) -> Result<ToySummary, TrainError> {
         }
         for _ in 0..steps {
             let u = Tensor::<2>::random([BATCH, 1], Distribution::Uniform(-0.5, 0.5), &device);
-            let x = u.clone().sign().neg() * u.abs().mul_scalar(-2.0).add_scalar(1.0).log();
+            // Inverse CDF; the floor keeps u = ±½ (which f32 uniforms can draw) finite.
+            let x = u.clone().sign().neg() * u.abs().mul_scalar(-2.0).add_scalar(1.0).clamp_min(1e-7).log();
             let y = x.clone() + x.random_like(Distribution::Normal(0.0, 1.0));
             let error = (model.prox(y) - x).abs();
             let value = match loss {

@@ -185,9 +185,16 @@ fn noise_is_seeded_per_sample_and_has_the_right_statistics() {
     // Poisson with gain g: mean y, variance g·y.
     let (mean, sd) = stats(&host(NoiseModel::Poisson { gain: 0.25 }.apply(clean.clone(), &[5, 6])));
     assert!((mean - 4.0).abs() < 0.05 && (sd - 1.0).abs() < 0.05, "poisson {mean} {sd}");
-    let (mean, sd) = stats(&host(NoiseModel::PoissonGaussian { gain: 0.25, sigma: 1.0 }.apply(clean, &[7, 8])));
+    let (mean, sd) = stats(&host(NoiseModel::PoissonGaussian { gain: 0.25, sigma: 1.0 }.apply(clean.clone(), &[7, 8])));
     assert!((mean - 4.0).abs() < 0.06 && (sd - 2f64.sqrt()).abs() < 0.06, "poisson-gaussian {mean} {sd}");
     assert!(NoiseModel::Poisson { gain: 0.0 }.validate().is_err());
+    // SNR: σ² = (‖y‖²/m)/10^(SNR/10) per sample, here 16/100 (20 dB) and 64/100 (sample 1 is 8).
+    let two = Tensor::cat(vec![clean.clone().narrow(0, 0, 1), clean.clone().narrow(0, 1, 1) * 2.0], 0);
+    let noisy = host(NoiseModel::Snr { db: 20.0 }.apply(two, &[9, 10]));
+    let (_, sd0) = stats(&noisy[..n]);
+    let (mean1, sd1) = stats(&noisy[n..]);
+    assert!((sd0 - 0.4).abs() < 0.02 && (sd1 - 0.8).abs() < 0.04 && (mean1 - 8.0).abs() < 0.05, "snr {sd0} {sd1}");
+    assert!(NoiseModel::Snr { db: f64::NAN }.validate().is_err());
     // Complex data: independent real and imaginary noise.
     let z = Complex::<4>::zeros([1, 1, 8, 8], &device);
     let noisy = gaussian.apply_complex(z.clone(), &[1]);
