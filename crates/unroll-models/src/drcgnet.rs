@@ -323,6 +323,8 @@ mod tests {
     use burn::tensor::Distribution;
     use unroll_physics::{CompressedSensing, LinearOperator};
 
+    use crate::test_support::{dense, solve};
+
     use super::*;
 
     fn host(t: Tensor<4>) -> Vec<f64> {
@@ -346,16 +348,7 @@ mod tests {
         let (n, m) = (4 * 4, 7);
         let cs = CompressedSensing::gaussian(m, [1, 4, 4], 3, &device);
         let op = RealOperator { forward: |x| cs.forward(x), adjoint: |r| cs.adjoint(r) };
-        // The dense A, column by column.
-        let mut a = vec![0.0; m * n];
-        for j in 0..n {
-            let mut basis = vec![0f32; n];
-            basis[j] = 1.0;
-            let column = host(cs.forward(Tensor::from_data(TensorData::new(basis, [1, 1, 4, 4]), &device)));
-            for i in 0..m {
-                a[i * n + j] = column[i];
-            }
-        }
+        let (a, _) = dense(|x| cs.forward(x), [1, 4, 4], &device);
         let z = Tensor::<4>::random([2, 1, 4, 4], Distribution::Uniform(0.1, 1.0), &device);
         let y = Tensor::<4>::random([2, 1, 1, m], Distribution::Normal(0.0, 1.0), &device);
         for p in [
@@ -391,31 +384,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    /// `M x = b` by Gaussian elimination with partial pivoting (`M` row-major, `n × n`).
-    fn solve(mut m: Vec<f64>, mut b: Vec<f64>) -> Vec<f64> {
-        let n = b.len();
-        for col in 0..n {
-            let pivot = (col..n).max_by(|&a, &c| m[a * n + col].abs().total_cmp(&m[c * n + col].abs())).unwrap();
-            for k in 0..n {
-                m.swap(col * n + k, pivot * n + k);
-            }
-            b.swap(col, pivot);
-            for row in col + 1..n {
-                let f = m[row * n + col] / m[col * n + col];
-                for k in col..n {
-                    m[row * n + k] -= f * m[col * n + k];
-                }
-                b[row] -= f * b[col];
-            }
-        }
-        let mut x = vec![0.0; n];
-        for row in (0..n).rev() {
-            let rest: f64 = (row + 1..n).map(|k| m[row * n + k] * x[k]).sum();
-            x[row] = (b[row] - rest) / m[row * n + row];
-        }
-        x
     }
 
     /// The z-step's data gradient is autodiff's gradient of `½‖A(z⊙u) − y‖²` in `z` (the paper's

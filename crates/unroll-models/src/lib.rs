@@ -23,6 +23,8 @@ pub mod pgd;
 pub mod pnp_admm;
 pub mod reconstructor;
 pub mod recurrent_varnet;
+#[cfg(test)]
+mod test_support;
 pub mod unet;
 
 pub use cirim::{Cirim, CirimConfig, RecurrentCell};

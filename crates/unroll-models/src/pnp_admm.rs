@@ -164,6 +164,8 @@ mod tests {
     use burn::nn::conv::Conv2d;
     use unroll_physics::{Blur, BlurBoundary};
 
+    use crate::test_support::{dense, solve};
+
     use super::*;
 
     /// A DnCNN of depth 2 and 2 features computing `R(v) = relu(−v) − relu(v) = −v`, so that
@@ -185,46 +187,6 @@ mod tests {
         cnn
     }
 
-    /// The dense matrix of `op` on `[1, 1, h, w]` images, row-major `[h·w, h·w]`.
-    fn dense(op: &Blur, [h, w]: [usize; 2], device: &Device) -> Vec<f64> {
-        let n = h * w;
-        let mut matrix = vec![0.0; n * n];
-        for j in 0..n {
-            let mut basis = vec![0f32; n];
-            basis[j] = 1.0;
-            let column = op.forward(Tensor::from_data(TensorData::new(basis, [1, 1, h, w]), device));
-            for (i, v) in column.into_data().convert::<f64>().try_to_vec::<f64>().unwrap().into_iter().enumerate() {
-                matrix[i * n + j] = v;
-            }
-        }
-        matrix
-    }
-
-    /// `M x = b` by Gaussian elimination with partial pivoting (`M` row-major, `n × n`).
-    fn solve(mut m: Vec<f64>, mut b: Vec<f64>) -> Vec<f64> {
-        let n = b.len();
-        for col in 0..n {
-            let pivot = (col..n).max_by(|&a, &c| m[a * n + col].abs().total_cmp(&m[c * n + col].abs())).unwrap();
-            for k in 0..n {
-                m.swap(col * n + k, pivot * n + k);
-            }
-            b.swap(col, pivot);
-            for row in col + 1..n {
-                let factor = m[row * n + col] / m[col * n + col];
-                for k in col..n {
-                    m[row * n + k] -= factor * m[col * n + k];
-                }
-                b[row] -= factor * b[col];
-            }
-        }
-        let mut x = vec![0.0; n];
-        for row in (0..n).rev() {
-            let tail: f64 = (row + 1..n).map(|k| m[row * n + k] * x[k]).sum();
-            x[row] = (b[row] - tail) / m[row * n + row];
-        }
-        x
-    }
-
     /// With the linear denoiser `D(v) = (1 − λ)v`, both schemes have closed-form limits, checked
     /// against dense solves: ADMM converges to the minimiser of `γ/2‖Ax − y‖² + τ/2‖x‖²`, i.e.
     /// `(γAᵀA + τI)x = γAᵀy` with `τ = λ/(1 − λ)`; HQS to the fixed point `x = prox(z)`,
@@ -240,7 +202,7 @@ mod tests {
         let op = Blur::new(psf, size, BlurBoundary::Circular);
         let y = Tensor::<4>::zeros([1, 1, 6, 7], &device).randn_like(5);
         let (gamma, strength) = (2.0, 0.5);
-        let a = dense(&op, size, &device);
+        let (a, _) = dense(|x| op.forward(x), [1, size[0], size[1]], &device);
         let n = size[0] * size[1];
         let ata = |i: usize, j: usize| (0..n).map(|k| a[k * n + i] * a[k * n + j]).sum::<f64>();
         let y_host = y.clone().into_data().convert::<f64>().try_to_vec::<f64>().unwrap();

@@ -414,7 +414,7 @@ fn metrics_losses_proximal_matching_and_its_schedule() {
         assert_eq!(config.in_final_phase(progress), progress >= 0.875, "progress {progress}");
     }
     // The staged loss is the proximal matching of the stage's γ.
-    let staged = config.at(0.99, [1, 2, 2]).total(&[pred.clone()], 1, &target, &Tensor::ones([2], &device));
+    let staged = config.at(0.99, [1, 2, 2]).total(std::slice::from_ref(&pred), 1, &target, &Tensor::ones([2], &device));
     let by_hand = proximal_matching(pred, target, gamma_min([1, 2, 2]));
     assert!((scalar(staged) - scalar(by_hand)).abs() < 1e-6);
 
