@@ -206,7 +206,7 @@ fn every_shipped_experiment_loads() {
             names.push(config.name().to_string());
         }
     }
-    for name in ["quickstart", "recurrentvarnet_brain", "cirim_paper", "e2e_varnet_brain"] {
+    for name in ["quickstart", "recurrentvarnet_brain", "cirim_paper", "e2e_varnet_brain", "lpn_mnist", "drcgnet_cs"] {
         assert!(names.iter().any(|n| n == name), "{name} missing from {names:?}");
     }
 }
