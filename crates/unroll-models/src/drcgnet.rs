@@ -24,7 +24,7 @@
 use burn::module::Param;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use unroll_physics::Physics;
+use unroll_physics::{Physics, Signal};
 
 use crate::blocks::ResidualCnn;
 use crate::reconstructor::Reconstructor;
@@ -213,11 +213,6 @@ pub struct RealOperator<F, B> {
     pub adjoint: B,
 }
 
-/// Per-sample inner products: `[N, ..] → [N, 1, 1, 1]`.
-fn dot(a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
-    (a * b).sum_dim(3).sum_dim(2).sum_dim(1)
-}
-
 impl<F: Fn(Tensor<4>) -> Tensor<4>, B: Fn(Tensor<4>) -> Tensor<4>> RealOperator<F, B> {
     /// The u-step `T(z) = P A_zᵀ(λI + A_z P A_zᵀ)⁻¹y` (`P` broadcast over the images) by at most
     /// `iterations` steps of conjugate gradients per sample from `w = 0`. A sample stops once its
@@ -229,7 +224,7 @@ impl<F: Fn(Tensor<4>) -> Tensor<4>, B: Fn(Tensor<4>) -> Tensor<4>> RealOperator<
         let mut w = y.zeros_like();
         let mut residual = y;
         let mut direction = residual.clone();
-        let mut rs = dot(residual.clone(), residual.clone());
+        let mut rs = residual.dot(&residual);
         let floor = rs.clone().detach().mul_scalar(CG_TOLERANCE * CG_TOLERANCE);
         for _ in 0..iterations {
             let done = rs.clone().detach().lower_equal(floor.clone());
@@ -240,13 +235,13 @@ impl<F: Fn(Tensor<4>) -> Tensor<4>, B: Fn(Tensor<4>) -> Tensor<4>> RealOperator<
             // Finished samples divide 1 by 1 and take a zero step.
             let ones = rs.ones_like();
             let safe_rs = rs.clone().mask_where(done.clone(), ones.clone());
-            let curvature = dot(direction.clone(), md.clone()).mask_where(done.clone(), ones);
+            let curvature = direction.dot(&md).mask_where(done.clone(), ones);
             let alpha = (safe_rs.clone() / curvature).mask_fill(done.clone(), 0.0);
-            w = w + direction.clone() * alpha.clone();
-            residual = residual - md * alpha;
-            let next = dot(residual.clone(), residual.clone());
+            w = w + direction.clone().mul_per_sample(alpha.clone());
+            residual = residual - md.mul_per_sample(alpha);
+            let next = residual.dot(&residual);
             let beta = (next.clone() / safe_rs).mask_fill(done, 0.0);
-            direction = residual.clone() + direction * beta;
+            direction = residual.clone() + direction.mul_per_sample(beta);
             rs = next;
         }
         p * z * (self.adjoint)(w)
@@ -279,10 +274,9 @@ impl DrCgNet {
         B: Fn(Tensor<4>) -> Tensor<4>,
     {
         let v = op.data_gradient(z.clone(), u, y);
-        let norm = dot(v.clone(), v.clone()).clamp_min(1e-24).sqrt();
-        let clipped = v / norm.div_scalar(self.gradient_clip).clamp_min(1.0);
-        let eta = self.steps.val().narrow(0, i, 1).reshape([1, 1, 1, 1]);
-        let r = z.clone() - clipped * eta;
+        let norm = v.dot(&v).clamp_min(1e-24).sqrt();
+        let clipped = v.mul_per_sample(norm.div_scalar(self.gradient_clip).clamp_min(1.0).recip());
+        let r = z.clone() - clipped.mul_per_sample(self.steps.val().narrow(0, i, 1));
         let cnn = &self.cnns[i];
         let next = if self.pgd { r + cnn.correction(z) } else { r.clone() + cnn.correction(r) };
         if project { next.clamp_min(0.0) } else { next }

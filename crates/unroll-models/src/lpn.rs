@@ -191,11 +191,6 @@ pub struct Lpn {
     alpha: f64,
 }
 
-/// The pre-activations of one evaluation of ψ: `t_0 … t_L` and the head's.
-struct Pass {
-    pre: Vec<Tensor<4>>,
-}
-
 impl Lpn {
     /// The resize factor `r_l` of the x-path input of each layer (the head's last).
     fn factors(&self) -> Vec<usize> {
@@ -210,31 +205,29 @@ impl Lpn {
             .collect()
     }
 
-    fn pass(&self, x: &Tensor<4>) -> Pass {
+    /// The pre-activations of one evaluation of ψ: `t_0 … t_L`, then the head's.
+    fn pass(&self, x: &Tensor<4>) -> Vec<Tensor<4>> {
         let mut pre = vec![conv2d(&self.first, x.clone())];
         for (layer, r) in self.layers.iter().zip(self.factors()) {
             let a = softplus(pre.last().expect("first").clone(), self.beta);
             pre.push(conv2d(&layer.z, a) + conv2d(&layer.x, downsample(x.clone(), r)));
         }
-        Pass { pre }
+        pre
     }
 
-    /// `ψ(x)` per sample: `[N, C, H, W] → [N]`.
-    pub fn potential(&self, x: Tensor<4>) -> Tensor<1> {
+    /// `ψ(x)` from the head's pre-activation.
+    fn potential_from(&self, x: &Tensor<4>, head: Tensor<4>) -> Tensor<1> {
         let n = x.dims()[0];
-        let head = softplus(self.pass(&x).pre.pop().expect("head"), self.beta);
-        let pooled = head.mean_dim(3).mean_dim(2).reshape([n, HEAD_FEATURES]);
+        let pooled = softplus(head, self.beta).mean_dim(3).mean_dim(2).reshape([n, HEAD_FEATURES]);
         let mut psi = pooled.matmul(self.output_weight.val().reshape([HEAD_FEATURES, 1])).reshape([n]);
         if let Some(bias) = &self.output_bias {
             psi = psi + bias.val();
         }
-        psi + x.square().sum_dim(3).sum_dim(2).sum_dim(1).reshape([n]).mul_scalar(self.alpha)
+        psi + Signal::dot(x, x).mul_scalar(self.alpha)
     }
 
-    /// The learned prox `f(x) = ∇ψ(x)`, `[N, C, H, W] → [N, C, H, W]`: the backward pass of ψ as a
-    /// forward computation (see the module docs), differentiable in the weights.
-    pub fn prox(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut pre = self.pass(&x).pre;
+    /// `∇ψ(x)` from the pre-activations of [`Self::pass`]: the backward pass of ψ written out.
+    fn gradient_from(&self, x: &Tensor<4>, mut pre: Vec<Tensor<4>>) -> Tensor<4> {
         let beta = self.beta;
         let slope = |t: Tensor<4>| sigmoid(t.mul_scalar(beta));
         let head = pre.pop().expect("head");
@@ -252,6 +245,26 @@ impl Lpn {
         gradient + transposed(&self.first, delta, x.dims())
     }
 
+    /// `ψ(x)` per sample: `[N, C, H, W] → [N]`.
+    pub fn potential(&self, x: Tensor<4>) -> Tensor<1> {
+        let head = self.pass(&x).pop().expect("head");
+        self.potential_from(&x, head)
+    }
+
+    /// The learned prox `f(x) = ∇ψ(x)`, `[N, C, H, W] → [N, C, H, W]`: the backward pass of ψ as a
+    /// forward computation (see the module docs), differentiable in the weights.
+    pub fn prox(&self, x: Tensor<4>) -> Tensor<4> {
+        let pre = self.pass(&x);
+        self.gradient_from(&x, pre)
+    }
+
+    /// `ψ(x)` and `∇ψ(x)` from one evaluation of the network.
+    pub fn potential_and_prox(&self, x: Tensor<4>) -> (Tensor<1>, Tensor<4>) {
+        let pre = self.pass(&x);
+        let psi = self.potential_from(&x, pre.last().expect("head").clone());
+        (psi, self.gradient_from(&x, pre))
+    }
+
     /// Inverts the prox: `y` with `f(y) ≈ x`, the minimiser of the convex `Φ(y) = ψ(y) − ⟨x, y⟩`
     /// (spec §2.3's `cvx` inversion), by gradient descent from `y₀ = x` (the gradient is
     /// `f(y) − x`), all samples at once: per sample, a Barzilai–Borwein step backtracked until
@@ -260,22 +273,23 @@ impl Lpn {
     /// autodiff.
     pub fn invert(&self, x: Tensor<4>, iterations: usize, tolerance: f64) -> (Tensor<4>, Tensor<4>) {
         let n = x.dims()[0];
-        let per_sample = |t: Tensor<4>| t.sum_dim(3).sum_dim(2).sum_dim(1).reshape([n, 1, 1, 1]);
-        let objective =
-            |y: &Tensor<4>| self.potential(y.clone()).reshape([n, 1, 1, 1]) - per_sample(x.clone() * y.clone());
-        let limit = per_sample(x.clone().square()).sqrt().mul_scalar(tolerance);
+        // Φ and f at a point, from one evaluation of the network.
+        let evaluate = |y: &Tensor<4>| {
+            let (psi, fy) = self.potential_and_prox(y.clone());
+            (psi - Signal::dot(&x, y), fy)
+        };
+        let limit = Signal::dot(&x, &x).sqrt().mul_scalar(tolerance);
         let mut y = x.clone();
-        let mut fy = self.prox(y.clone());
+        let (mut value, mut fy) = evaluate(&y);
         let mut gradient = fy.clone() - x.clone();
-        let mut value = objective(&y);
-        let mut step = Tensor::<4>::ones([n, 1, 1, 1], &x.device());
+        let mut step = Tensor::<1>::ones([n], &x.device());
         for _ in 0..iterations {
-            let squared = per_sample(gradient.clone().square());
+            let squared = Signal::dot(&gradient, &gradient);
             if squared.clone().sqrt().lower_equal(limit.clone()).all().into_scalar::<bool>() {
                 break;
             }
-            let mut next = y.clone() - gradient.clone() * step.clone();
-            let mut next_value = objective(&next);
+            let mut next = y.clone() - gradient.clone().mul_per_sample(step.clone());
+            let (mut next_value, mut next_fy) = evaluate(&next);
             for _ in 0..30 {
                 let slack = value.clone().abs().mul_scalar(1e-6);
                 let enough =
@@ -284,15 +298,14 @@ impl Lpn {
                     break;
                 }
                 step = step.clone().mask_where(enough.bool_not(), step * 0.5);
-                next = y.clone() - gradient.clone() * step.clone();
-                next_value = objective(&next);
+                next = y.clone() - gradient.clone().mul_per_sample(step.clone());
+                (next_value, next_fy) = evaluate(&next);
             }
-            let next_fy = self.prox(next.clone());
             let next_gradient = next_fy.clone() - x.clone();
             // The next trial: the BB1 step ⟨s, s⟩/⟨s, Δg⟩ (positive as ψ is convex).
             let s = next.clone() - y;
-            let curvature = per_sample(s.clone() * (next_gradient.clone() - gradient)).clamp_min(1e-12);
-            step = (per_sample(s.square()) / curvature).clamp(1e-3, 1e3);
+            let curvature = Signal::dot(&s, &(next_gradient.clone() - gradient)).clamp_min(1e-12);
+            step = (Signal::dot(&s, &s) / curvature).clamp(1e-3, 1e3);
             (y, fy, gradient, value) = (next, next_fy, next_gradient, next_value);
         }
         (y, fy)
@@ -301,9 +314,7 @@ impl Lpn {
     /// The learned regulariser at `x̂ = f(y)`, whose prox `f` is (spec §2.3):
     /// `R(x̂) = ⟨y, x̂⟩ − ½‖x̂‖² − ψ(y)`, per sample `[N]`.
     pub fn regulariser_at(&self, y: Tensor<4>, fy: Tensor<4>) -> Tensor<1> {
-        let n = y.dims()[0];
-        let per_sample = |t: Tensor<4>| t.sum_dim(3).sum_dim(2).sum_dim(1).reshape([n]);
-        per_sample(y.clone() * fy.clone()) - per_sample(fy.square()).mul_scalar(0.5) - self.potential(y)
+        Signal::dot(&y, &fy) - Signal::dot(&fy, &fy).mul_scalar(0.5) - self.potential(y)
     }
 
     /// Clamps the z-path weights to `≥ 0` (call after every optimiser step).

@@ -6,7 +6,7 @@
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use unroll_models::{Model, ModelConfig, Reconstructor};
+use unroll_models::{Model, Reconstructor};
 use unroll_physics::{Physics, Signal};
 
 /// Per-sample maximum over all but the batch dimension: `[N, ..] → [N]`.
@@ -36,9 +36,9 @@ pub enum Normalisation {
 
 impl Normalisation {
     /// The convention [`forward`] runs `model` under.
-    pub fn of(model: &ModelConfig) -> Normalisation {
+    pub fn of(model: &Model) -> Normalisation {
         match model {
-            ModelConfig::Lpn(_) => Normalisation::Identity,
+            Model::Lpn(_) => Normalisation::Identity,
             _ => Normalisation::AdjointMax { min_scale: MIN_SCALE },
         }
     }
@@ -48,11 +48,11 @@ impl Normalisation {
 /// iterates in normalised units and the per-sample scale `s`.
 pub fn forward<Op: Physics>(model: &Model, op: &Op, y: Op::Range) -> (Vec<Op::Domain>, Tensor<1>) {
     let adjoint = op.adjoint(y.clone()).image();
-    if let Model::Lpn(_) = model {
+    let Normalisation::AdjointMax { min_scale } = Normalisation::of(model) else {
         let n = adjoint.dims()[0];
         return (model.reconstruct(op, y), Tensor::ones([n], &adjoint.device()));
-    }
-    let scale = per_sample_max(adjoint).detach().clamp_min(MIN_SCALE);
+    };
+    let scale = per_sample_max(adjoint).detach().clamp_min(min_scale);
     let y = y.mul_per_sample(scale.clone().recip());
     (model.reconstruct(op, y), scale)
 }

@@ -106,7 +106,7 @@ pub fn export(run: &RunFolder, out: &Path) -> Result<Metadata, TrainError> {
         channels: run.shape.channels,
         image_shape: run.shape.image_shape,
         problem: run.config.data.problem.clone(),
-        normalisation: Normalisation::of(&run.config.model),
+        normalisation: Normalisation::of(&model),
         training: run.summary.clone(),
     };
     let config = toml::to_string_pretty(&run.config).expect("config serialises");
@@ -122,7 +122,9 @@ pub fn load(dir: &Path, device: &Device) -> Result<Package, TrainError> {
     let metadata: Metadata =
         serde_json::from_slice(&bytes).map_err(|e| TrainError::file(&meta_path, format!("corrupt metadata: {e}")))?;
     let config = ExperimentConfig::load(&dir.join("config.toml"), &[])?;
-    let runs = Normalisation::of(&config.model);
+    let shape = ModelShape { channels: metadata.channels, image_shape: metadata.image_shape };
+    let mut model = config.model.init(&config.model_context(shape), device);
+    let runs = Normalisation::of(&model);
     if metadata.normalisation != runs {
         return Err(TrainError::file(
             &meta_path,
@@ -133,8 +135,6 @@ pub fn load(dir: &Path, device: &Device) -> Result<Package, TrainError> {
     if !weights.exists() {
         return Err(TrainError::file(&weights, "missing"));
     }
-    let shape = ModelShape { channels: metadata.channels, image_shape: metadata.image_shape };
-    let mut model = config.model.init(&config.model_context(shape), device);
     model
         .load_from(&mut SafetensorsStore::from_file(&weights))
         .map_err(|e| TrainError::file(&weights, format!("weights do not fit the model: {e}")))?;

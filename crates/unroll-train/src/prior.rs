@@ -23,6 +23,7 @@ use burn::tensor::ops::ConvOptions;
 use serde::{Deserialize, Serialize};
 use unroll_data::gaussian_psf;
 use unroll_models::{Lpn, Model};
+use unroll_physics::Signal;
 
 use crate::commands::{held_out, open_model};
 use crate::error::TrainError;
@@ -192,8 +193,7 @@ pub fn prior(options: &PriorOptions) -> Result<Vec<PriorSummary>, TrainError> {
 
 /// `R(x̂)` and the relative residual of each image of the batch `x`.
 fn evaluate(lpn: &Lpn, x: Tensor<4>, options: &PriorOptions) -> (Vec<f64>, Vec<f64>) {
-    let n = x.dims()[0];
-    let norm = |t: Tensor<4>| t.square().sum_dim(3).sum_dim(2).sum_dim(1).reshape([n]).sqrt();
+    let norm = |t: Tensor<4>| Signal::dot(&t, &t).sqrt();
     let (y, fy) = lpn.invert(x.clone(), options.iterations, options.tolerance);
     let residual = norm(fy.clone() - x.clone()) / norm(x).clamp_min(1e-12);
     let host = |t: Tensor<1>| t.into_data().convert::<f64>().try_into_vec::<f64>().expect("f64 values");
