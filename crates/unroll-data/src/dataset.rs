@@ -19,6 +19,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
+use crate::galaxies::GalaxyCatalog;
 use crate::readers::{self, Image};
 use crate::simulate::{
     CoilMapSource, Measured, NO_SENSITIVITY_MAP, ProblemConfig, Simulation, kspace_slice, planes_slice,
@@ -88,6 +89,29 @@ pub enum SourceConfig {
         /// The file or folder.
         path: PathBuf,
     },
+    /// Simulated galaxies ([`crate::galaxies`]): `per_galaxy` random realisations (rotation,
+    /// shear, magnification, offset) of every real HST stamp (image HDUs of `stamps`) and every
+    /// parametric Sérsic fit of a GalSim COSMOS catalogue (`catalog`, with its HST PSFs in
+    /// `psfs`), `size × size` pixels of 0.2″, galaxy-major with the stamps first, so that a
+    /// `contiguous` split holds out whole galaxies.
+    Galaxies {
+        /// The parametric-fit catalogue (`real_galaxy_catalog_23.5_example_fits.fits`).
+        catalog: PathBuf,
+        /// Its PSF images, one image HDU per catalogue row.
+        psfs: PathBuf,
+        /// FITS files of real galaxy stamps (0.03″ pixels, sky-subtracted).
+        #[serde(default)]
+        stamps: Vec<PathBuf>,
+        /// Realisations per galaxy.
+        #[serde(default = "default_per_galaxy")]
+        per_galaxy: usize,
+        /// Image side in pixels (even).
+        #[serde(default = "default_galaxy_size")]
+        size: usize,
+        /// Seed of the realisations.
+        #[serde(default)]
+        seed: u64,
+    },
     /// MNIST-style digits: an IDX image file (`.gz` or plain) or a CSV with the label last.
     Digits {
         /// The file.
@@ -109,6 +133,12 @@ fn default_axis() -> usize {
 fn default_side() -> usize {
     28
 }
+fn default_per_galaxy() -> usize {
+    16
+}
+fn default_galaxy_size() -> usize {
+    48
+}
 fn default_crops() -> usize {
     1
 }
@@ -117,7 +147,17 @@ impl SourceConfig {
     /// The same source with its path resolved against `base` if relative (made absolute, so a saved
     /// copy of the config stays valid from any folder).
     pub fn resolved(mut self, base: &Path) -> Self {
+        let resolve = |path: &mut PathBuf| {
+            if path.is_relative() {
+                let joined = base.join(&*path);
+                *path = std::path::absolute(&joined).unwrap_or(joined);
+            }
+        };
         let path = match &mut self {
+            SourceConfig::Galaxies { catalog, psfs, stamps, .. } => {
+                [catalog, psfs].into_iter().chain(stamps.iter_mut()).for_each(resolve);
+                return self;
+            }
             SourceConfig::ImageFolder { path, .. }
             | SourceConfig::Nifti { path, .. }
             | SourceConfig::Npy { path, .. }
@@ -126,10 +166,7 @@ impl SourceConfig {
             | SourceConfig::Dicom { path }
             | SourceConfig::Digits { path, .. } => path,
         };
-        if path.is_relative() {
-            let joined = base.join(&*path);
-            *path = std::path::absolute(&joined).unwrap_or(joined);
-        }
+        resolve(path);
         self
     }
 
@@ -189,6 +226,15 @@ impl SourceConfig {
                 return Ok(images);
             }
             SourceConfig::Fits { path, hdus } => readers::read_fits_images(path, hdus.map(|[a, b]| a..b))?,
+            SourceConfig::Galaxies { catalog, psfs, stamps, per_galaxy, size, seed } => {
+                if *per_galaxy == 0 || *size < 8 || size % 2 == 1 {
+                    let message = format!(
+                        "per_galaxy must be at least 1 and size even and at least 8, got {per_galaxy} and {size}"
+                    );
+                    return Err(DataError::file(catalog, message));
+                }
+                GalaxyCatalog::read(catalog, psfs, stamps)?.render(*per_galaxy, *size, *seed)
+            }
             SourceConfig::Dicom { path } => {
                 let files = if path.is_dir() { readers::list_dicom_files(path)? } else { vec![path.clone()] };
                 files.iter().map(readers::read_dicom_slices).collect::<Result<Vec<_>, _>>()?.concat()
@@ -236,6 +282,7 @@ impl SourceConfig {
             | SourceConfig::Fits { path, .. }
             | SourceConfig::Dicom { path }
             | SourceConfig::Digits { path, .. } => path,
+            SourceConfig::Galaxies { catalog, .. } => catalog,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod dataset;
 pub mod error;
+pub mod galaxies;
 mod pairs;
 pub mod readers;
 pub mod simulate;

@@ -1054,3 +1054,33 @@ fn readers_fits_dicom_corrupt_bytes() {
         }
     }
 }
+
+/// Numeric columns of binary tables (values read with astropy): the shipped COSMOS parametric-fit
+/// catalogue (`J`, `8D`, `3D` columns) and the AEGIS catalogue fixture (`K`, `D`); a text column, a
+/// missing column and an image HDU are errors naming them.
+#[test]
+fn readers_fits_binary_table_columns() {
+    let catalog = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets/galaxies/real_galaxy_catalog_23.5_example_fits.fits");
+    let columns = read_fits_table(&catalog, 1, &["IDENT", "sersicfit", "hlr"]).unwrap();
+    assert_eq!(columns.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 100]);
+    assert_eq!(columns[0][0], [100027.0]);
+    let fit = &columns[1][0];
+    assert_eq!(fit.len(), 8);
+    assert!(
+        (fit[1] - 19.0337611).abs() < 1e-6
+            && (fit[2] - 1.96579679).abs() < 1e-7
+            && (fit[7] + 0.0234451318).abs() < 1e-9
+    );
+    assert!((columns[2][0][0] - 0.39359054).abs() < 1e-7 && columns[2][0][1] == 0.0);
+
+    let aegis = fixture("AEGIS_F814w_catalog.fits");
+    let columns = read_fits_table(&aegis, 1, &["GAL_HDU", "pixel_scale"]).unwrap();
+    assert_eq!(columns[0].concat(), [0.0, 1.0, 2.0, 0.0, 1.0]);
+    assert!(columns[1].iter().all(|v| (v[0] - 0.03).abs() < 1e-12));
+    let message = |hdu, name| read_fits_table(&aegis, hdu, &[name]).unwrap_err().to_string();
+    assert!(message(1, "BAND").contains("column `BAND` has type A, not a number"), "{}", message(1, "BAND"));
+    assert!(message(1, "missing").contains("no column `missing`"));
+    assert!(message(0, "IDENT").contains("HDU 0 is a PRIMARY, not a binary table"));
+    assert!(message(2, "IDENT").contains("has no HDU 2"));
+}

@@ -17,6 +17,7 @@ pub mod masks;
 pub mod mri;
 pub mod noise;
 pub mod operator;
+pub mod psf;
 pub mod radon;
 pub mod simple;
 
@@ -28,5 +29,6 @@ pub use masks::{MaskConfig, SamplingMask};
 pub use mri::MultiCoilMri;
 pub use noise::NoiseModel;
 pub use operator::{CgOptions, LinearOperator, Scaled, Signal, prox_l2_cg};
+pub use psf::GroundPsf;
 pub use radon::Radon;
 pub use simple::{CompressedSensing, Identity, Inpainting};

@@ -176,6 +176,9 @@ fn with_path(source: SourceConfig, new: PathBuf) -> SourceConfig {
         SourceConfig::Dicom { .. } => SourceConfig::Dicom { path: new },
         SourceConfig::Digits { side, limit, .. } => SourceConfig::Digits { path: new, side, limit },
         SourceConfig::Fastmri { fft, .. } => SourceConfig::Fastmri { path: new, fft },
+        SourceConfig::Galaxies { catalog: _, psfs, stamps, per_galaxy, size, seed } => {
+            SourceConfig::Galaxies { catalog: new, psfs, stamps, per_galaxy, size, seed }
+        }
     }
 }
 

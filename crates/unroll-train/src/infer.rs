@@ -39,6 +39,8 @@ pub struct InferOptions {
     pub psf_sigma: Option<f64>,
     /// Inpainting: the observed-pixel mask.
     pub mask: Option<PathBuf>,
+    /// Galaxy deconvolution: the PSF image (normalised to sum 1 here).
+    pub psf: Option<PathBuf>,
 }
 
 /// A measurement and its acquisition, read off the input.
@@ -169,6 +171,20 @@ fn read_measurements(
             };
             real(y, Acquisition::Blur { psf, image })
         }
+        ProblemConfig::Galaxy { .. } => {
+            let (y, image) = read_image(input, channels, device)?;
+            let Some(path) = &options.psf else {
+                return Err(TrainError::Usage(
+                    "infer: the galaxy problem needs the observation's PSF: --psf FILE".into(),
+                ));
+            };
+            let (psf, _) = read_image(path, 1, device)?;
+            let total = psf.clone().sum().into_scalar::<f32>();
+            if !(total.is_finite() && total > 0.0) {
+                return Err(TrainError::file(path, format!("a PSF must have a positive sum, got {total}")));
+            }
+            real(y, Acquisition::Blur { psf: psf / total, image })
+        }
         ProblemConfig::Inpainting { .. } => {
             let (y, [h, w]) = read_image(input, channels, device)?;
             let mask = match &options.mask {
@@ -213,7 +229,10 @@ fn host(t: Tensor<4>) -> Vec<f32> {
 /// silent conversion.
 fn read_image(path: &Path, channels: usize, device: &Device) -> Result<(Tensor<4>, [usize; 2]), TrainError> {
     let name = path.to_string_lossy().to_lowercase();
-    let image = if name.ends_with(".npy") {
+    let image = if [".fits", ".fit", ".fits.gz"].iter().any(|e| name.ends_with(e)) {
+        let first = readers::read_fits_images(path, None)?.into_iter().next();
+        first.ok_or_else(|| TrainError::file(path, "holds no image HDU"))?
+    } else if name.ends_with(".npy") {
         let array = readers::read_npy(path)?;
         match array.shape[..] {
             [h, w] => readers::Image { channels: 1, height: h, width: w, data: array.data },

@@ -21,6 +21,7 @@ pub mod package;
 pub mod plot;
 pub mod pnp;
 pub mod prior;
+pub mod shear;
 pub mod trainer;
 
 pub use config::{BackendKind, ExperimentConfig};

@@ -86,8 +86,9 @@ pub fn ssim_loss(pred: Tensor<4>, target: Tensor<4>, data_range: Tensor<1>) -> T
     (numerator / denominator).mean().neg().add_scalar(1.0)
 }
 
-/// Mean over scales `s = 0..scales` of the L1 loss between the images average-pooled `s` times
-/// (2×2 kernel, stride 2; odd sizes drop their last row or column). Needs `H, W ≥ 2^(scales−1)`.
+/// `Σ_{s < scales} 2^−s · L1(pool_s(x̂), pool_s(x))`, `pool_s` being `s` 2×2 average poolings of
+/// stride 2 (odd sizes drop their last row or column): the galaxy reference's multiscale loss
+/// (weights 1, ½, ¼ for 3 scales). Needs `H, W ≥ 2^(scales−1)`.
 pub fn multiscale_l1(pred: Tensor<4>, target: Tensor<4>, scales: usize) -> Tensor<1> {
     let [_, _, h, w] = same_dims("multiscale_l1", &pred, &target);
     assert!(scales >= 1, "multiscale_l1: scales must be at least 1");
@@ -100,11 +101,11 @@ pub fn multiscale_l1(pred: Tensor<4>, target: Tensor<4>, scales: usize) -> Tenso
     let halve = |x: Tensor<4>| avg_pool2d(x, AvgPoolOptions::new([2, 2]));
     let (mut p, mut t) = (pred, target);
     let mut total = l1(p.clone(), t.clone());
-    for _ in 1..scales {
+    for s in 1..scales {
         (p, t) = (halve(p), halve(t));
-        total = total + l1(p.clone(), t.clone());
+        total = total + l1(p.clone(), t.clone()).div_scalar((1u64 << s) as f64);
     }
-    total.div_scalar(scales as f64)
+    total
 }
 
 /// The proximal matching loss of learned proximal networks (`lpn.md` §2.4):

@@ -201,3 +201,39 @@ pub fn volume_metrics(
     }
     Ok(Metrics { psnr: sums.psnr(data_range), ssim: ssim_sum / target_slices.len() as f64, nmse: sums.nmse() })
 }
+
+/// The reduced shear `(g₁, g₂)` of a galaxy image `[h, w]` (row-major) from its second moments
+/// under a circular Gaussian weight of `sigma` pixels centred on the weighted centroid (iterated
+/// from the image centre): with `Q` the weighted moments in `(x, y) = (column, row)`,
+/// `g = (Q_xx − Q_yy, 2 Q_xy) / (Q_xx + Q_yy + 2 √det Q)`. `None` when the weighted flux is not
+/// positive or the moments are not positive definite (a blank or noise-dominated image).
+pub fn ellipticity(image: &[f32], [h, w]: [usize; 2], sigma: f64) -> Option<[f64; 2]> {
+    let mut centre = [(h / 2) as f64, (w / 2) as f64];
+    let weighted = |centre: [f64; 2]| {
+        image.iter().enumerate().map(move |(i, &v)| {
+            let (y, x) = ((i / w) as f64 - centre[0], (i % w) as f64 - centre[1]);
+            (y, x, f64::from(v) * (-(x * x + y * y) / (2.0 * sigma * sigma)).exp())
+        })
+    };
+    for _ in 0..5 {
+        let (mut flux, mut sy, mut sx) = (0.0, 0.0, 0.0);
+        for (y, x, v) in weighted(centre) {
+            (flux, sy, sx) = (flux + v, sy + y * v, sx + x * v);
+        }
+        if flux.is_nan() || flux <= 0.0 {
+            return None;
+        }
+        centre = [centre[0] + sy / flux, centre[1] + sx / flux];
+    }
+    let (mut flux, mut qxx, mut qyy, mut qxy) = (0.0, 0.0, 0.0, 0.0);
+    for (y, x, v) in weighted(centre) {
+        (flux, qxx, qyy, qxy) = (flux + v, qxx + x * x * v, qyy + y * y * v, qxy + x * y * v);
+    }
+    let (qxx, qyy, qxy) = (qxx / flux, qyy / flux, qxy / flux);
+    let det = qxx * qyy - qxy * qxy;
+    if !(flux > 0.0 && qxx > 0.0 && qyy > 0.0 && det > 0.0) {
+        return None;
+    }
+    let denominator = qxx + qyy + 2.0 * det.sqrt();
+    Some([(qxx - qyy) / denominator, 2.0 * qxy / denominator])
+}

@@ -9,7 +9,7 @@ use unroll_train::losses::{
     IterateWeighting, LossConfig, LossTerm, WeightedLoss, gamma_min, l1, l2, multiscale_l1, proximal_matching,
     ssim_loss,
 };
-use unroll_train::metrics::{MetricError, Metrics, nmse, psnr, ssim, volume_metrics};
+use unroll_train::metrics::{MetricError, Metrics, ellipticity, nmse, psnr, ssim, volume_metrics};
 
 const PAIRS: [&str; 3] = ["smooth", "nonsquare", "camera"];
 
@@ -175,7 +175,9 @@ fn metrics_losses_l1_l2_multiscale_by_hand() {
     assert!((scalar(l1(pred.clone(), target.clone())) - 1.0).abs() < 1e-6);
     assert!((scalar(l2(pred.clone(), target.clone())) - 1.5).abs() < 1e-6);
     assert!((scalar(multiscale_l1(pred.clone(), target.clone(), 1)) - 1.0).abs() < 1e-6);
-    assert!((scalar(multiscale_l1(pred, target, 2)) - 0.5).abs() < 1e-6);
+    // Weights 1 and ½: 1 + ½·0; against zeros, 2.5 + ½·2.5.
+    assert!((scalar(multiscale_l1(pred.clone(), target, 2)) - 1.0).abs() < 1e-6);
+    assert!((scalar(multiscale_l1(pred.clone(), pred.zeros_like(), 2)) - 3.75).abs() < 1e-6);
 }
 
 /// Loss at `pred` (values of shape `shape` on the autodiff `device`), its gradient w.r.t. `pred`,
@@ -423,4 +425,36 @@ fn metrics_losses_proximal_matching_and_its_schedule() {
         let error = config.validate().unwrap_err();
         assert!(error.contains(key), "{bad}: {error}");
     }
+}
+
+/// The reduced shear from weighted moments: an elliptical Gaussian made by shearing a round one by
+/// `g` gives back `g` under a weight much wider than it, zero when round, and swapping rows and
+/// columns flips `g₁`; a blank image has no shape.
+#[test]
+fn ellipticity_recovers_the_shear_of_an_elliptical_gaussian() {
+    let n = 48;
+    let gaussian = |[g1, g2]: [f64; 2]| -> Vec<f32> {
+        // Covariance s²·S(g)² in (x, y) = (column, row); S(g)² = [[(1+g1)²+g2², 2g2], [2g2, (1−g1)²+g2²]]/(1−|g|²).
+        let norm = 1.0 - g1 * g1 - g2 * g2;
+        let (cxx, cyy, cxy) =
+            (((1.0 + g1).powi(2) + g2 * g2) / norm, ((1.0 - g1).powi(2) + g2 * g2) / norm, 2.0 * g2 / norm);
+        let det = cxx * cyy - cxy * cxy;
+        (0..n * n)
+            .map(|i| {
+                let (y, x) = ((i / n) as f64 - 24.0, (i % n) as f64 - 24.0);
+                let q = (cyy * x * x - 2.0 * cxy * x * y + cxx * y * y) / det / 9.0;
+                (-q / 2.0).exp() as f32
+            })
+            .collect()
+    };
+    let wide = 1e4;
+    let g = ellipticity(&gaussian([0.2, -0.1]), [n, n], wide).unwrap();
+    assert!((g[0] - 0.2).abs() < 1e-3 && (g[1] + 0.1).abs() < 1e-3, "{g:?}");
+    let round = ellipticity(&gaussian([0.0, 0.0]), [n, n], 3.0).unwrap();
+    assert!(round[0].abs() < 1e-9 && round[1].abs() < 1e-9, "{round:?}");
+    let image = gaussian([0.15, 0.0]);
+    let rotated: Vec<f32> = (0..n * n).map(|i| image[(i % n) * n + i / n]).collect();
+    let (a, b) = (ellipticity(&image, [n, n], 3.0).unwrap(), ellipticity(&rotated, [n, n], 3.0).unwrap());
+    assert!(a[0] > 0.05 && (a[0] + b[0]).abs() < 1e-9, "{a:?} {b:?}");
+    assert_eq!(ellipticity(&vec![0.0; n * n], [n, n], 3.0), None);
 }

@@ -70,6 +70,100 @@ pub fn read_fits_images(path: impl AsRef<Path>, hdus: Option<Range<usize>>) -> R
     Ok(images)
 }
 
+/// Numeric columns `names` of binary-table HDU `hdu` of a FITS file, as f64: for each name, one
+/// `Vec` per row holding the column's repeat count of values (`8D` → 8). Types `B`, `I`, `J`, `K`,
+/// `E`, `D` (big-endian, as FITS stores them; `TSCALn`/`TZEROn` applied); a missing column, another
+/// type or a table running past the file is an error naming the file, HDU and column.
+pub fn read_fits_table(path: impl AsRef<Path>, hdu: usize, names: &[&str]) -> Result<Vec<Vec<Vec<f64>>>> {
+    let path = path.as_ref();
+    let mut file = FitsFile::open(path)?;
+    while let Some((index, unit)) = file.next_hdu()? {
+        if index != hdu {
+            continue;
+        }
+        let HDU::XBinaryTable(table) = &unit else {
+            return Err(DataError::file(path, format!("HDU {index} is a {}, not a binary table", kind(&unit))));
+        };
+        let header = table.get_header();
+        let error = |m: String| DataError::file(path, format!("HDU {index}: {m}"));
+        let integer = |key: &str| match header.get(key) {
+            Some(Value::Integer { value, .. }) if *value >= 0 => Ok(*value as usize),
+            other => Err(error(format!("{key} is not a non-negative integer: {other:?}"))),
+        };
+        let text = |key: &str| match header.get(key) {
+            Some(Value::String { value, .. }) => Some(value.trim().to_string()),
+            _ => None,
+        };
+        let number = |key: &str, default: f64| match header.get(key) {
+            Some(Value::Integer { value, .. }) => *value as f64,
+            Some(Value::Float { value, .. }) => *value,
+            _ => default,
+        };
+        let (row_bytes, rows, columns) = (integer("NAXIS1")?, integer("NAXIS2")?, integer("TFIELDS")?);
+        // (name, repeat, type code, value width, byte offset in the row, number) of every column.
+        let mut layout = Vec::with_capacity(columns);
+        let mut offset = 0;
+        for i in 1..=columns {
+            let form = text(&format!("TFORM{i}")).ok_or_else(|| error(format!("TFORM{i} is missing")))?;
+            let digits: String = form.chars().take_while(char::is_ascii_digit).collect();
+            let repeat: usize =
+                if digits.is_empty() { 1 } else { digits.parse().map_err(|_| error(format!("TFORM{i} = {form}")))? };
+            let code = form[digits.len()..].chars().next().ok_or_else(|| error(format!("TFORM{i} = {form}")))?;
+            let width = match code {
+                'L' | 'B' | 'A' => 1,
+                'I' => 2,
+                'J' | 'E' => 4,
+                'K' | 'D' | 'C' | 'P' => 8,
+                'M' | 'Q' => 16,
+                'X' => 0,
+                _ => return Err(error(format!("TFORM{i} = {form} has an unknown type"))),
+            };
+            let bytes = if code == 'X' { repeat.div_ceil(8) } else { repeat * width };
+            layout.push((text(&format!("TTYPE{i}")), repeat, code, width, offset, i));
+            offset += bytes;
+        }
+        let start = unit.get_data_unit_byte_offset() as usize;
+        let bytes = read_maybe_gz(path)?;
+        if start + row_bytes * rows > bytes.len() {
+            return Err(error(format!("the table of {rows} rows of {row_bytes} bytes runs past the end of the file")));
+        }
+        return names
+            .iter()
+            .map(|&name| {
+                let (_, repeat, code, width, offset, i) = *layout
+                    .iter()
+                    .find(|(ttype, ..)| ttype.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(name)))
+                    .ok_or_else(|| error(format!("no column `{name}`")))?;
+                let (scale, zero) = (number(&format!("TSCAL{i}"), 1.0), number(&format!("TZERO{i}"), 0.0));
+                let value = |b: &[u8]| -> Option<f64> {
+                    Some(match code {
+                        'B' => f64::from(b[0]),
+                        'I' => f64::from(i16::from_be_bytes(b[..2].try_into().ok()?)),
+                        'J' => f64::from(i32::from_be_bytes(b[..4].try_into().ok()?)),
+                        'K' => i64::from_be_bytes(b[..8].try_into().ok()?) as f64,
+                        'E' => f64::from(f32::from_be_bytes(b[..4].try_into().ok()?)),
+                        'D' => f64::from_be_bytes(b[..8].try_into().ok()?),
+                        _ => return None,
+                    })
+                };
+                (0..rows)
+                    .map(|r| {
+                        (0..repeat)
+                            .map(|k| {
+                                let at = start + r * row_bytes + offset + k * width;
+                                value(&bytes[at..at + width])
+                                    .map(|v| v * scale + zero)
+                                    .ok_or_else(|| error(format!("column `{name}` has type {code}, not a number")))
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+    }
+    Err(DataError::file(path, format!("has no HDU {hdu} (it has {})", file.count)))
+}
+
 /// One line per HDU: index, kind, shape (NumPy order) and BITPIX, BZERO and BSCALE of images;
 /// rows and column names of tables.
 pub(crate) fn describe_fits(path: &Path) -> Result<String> {

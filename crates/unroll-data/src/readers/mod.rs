@@ -20,7 +20,7 @@ use flate2::bufread::MultiGzDecoder;
 
 pub use self::dicom::{list_dicom_files, read_dicom_slices};
 pub use self::fastmri::{FastMriVolume, fastmri_slices, read_fastmri, read_fastmri_slice, write_reconstruction};
-pub use self::fits::read_fits_images;
+pub use self::fits::{read_fits_images, read_fits_table};
 pub use self::image::{Image, list_images, read_image};
 pub use self::mnist::{read_digits_csv, read_idx_images, read_idx_labels};
 pub use self::nifti::{nifti_dims, read_nifti_slices};
