@@ -110,7 +110,7 @@ enum Command {
     /// batch repeats it). The MRI models run multicoil_mri, 8 coils, 4x equispaced mask with 8%
     /// centre (fastMRI style), coil maps from the ACS: quickstart at 96x96 batch 4 (its training
     /// shape), the others at 128x128 batch 1 (the PyTorch references' setup). pnp_admm runs a
-    /// Gaussian blur (σ 2) at 64x64 batch 16, galaxy_admm a zero-boundary blur at 48x48 batch 32,
+    /// Gaussian blur (σ 2) at 64x64 batch 16, galaxy_admm the galaxy problem at 48x48 batch 32,
     /// lpn denoising (σ 0.1) at 64x64 batch 16, drcgnet Gaussian compressed sensing (ratio 0.3)
     /// at 32x32 batch 20, drcgnet_ct CT (30 angles) at 64x64 batch 20. conv_net is a 5-layer 3x3 CNN
     /// 1-64-64-64-64-1 on random 4x1x64x64 batches. Measured (medians of --runs after --warmup

@@ -10,6 +10,16 @@
 //! [`UPSAMPLING`]× the final resolution (0.05″ pixels, each the mean of 3 × 3 point samples) and
 //! average-pooled to [`PIXEL_SCALE`] = 0.2″ pixels. The galaxy's centre is the centre pixel
 //! `(n/2, n/2)` of the pooled image (the `ifftshift` convention of the blur).
+//!
+//! Where this differs from the reference's GalSim pipeline (`generate_data.py`):
+//! - the reference draws GalSim `RealGalaxy` images of the COSMOS 23.5 sample (40 000 galaxies);
+//!   the example catalogue shipped here has no galaxy images, so its galaxies are its single-Sérsic
+//!   fits (also for the 36 whose catalogue prefers a bulge + disc fit), plus the 5 real AEGIS
+//!   stamps;
+//! - the HST PSF is resampled bilinearly from 0.03″ to the 0.05″ grid, where GalSim interpolates
+//!   with its own kernels;
+//! - the ground-based PSF is applied by the `galaxy` problem to the pooled image with the pooled
+//!   PSF (the model's own forward operator), not at 4× before pooling.
 
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};

@@ -155,16 +155,11 @@ pub fn bench_models() -> Vec<BenchModel> {
             }),
         },
         // The galaxy network of issue 11 at the paper's shape: 8 iterations, batch 32 × 48²,
-        // a linear (zero-boundary) Gaussian blur standing in for the galaxy PSFs.
+        // the galaxy problem's image-sized ground-based PSFs (linear convolution on a 95² grid).
         BenchModel {
             name: "galaxy_admm",
             model: ModelConfig::GalaxyAdmm(GalaxyAdmmConfig::default()),
-            problem: ProblemConfig::Blur {
-                sigma: [2.0, 2.0],
-                kernel_size: 13,
-                boundary: BlurBoundary::Zero,
-                noise: NoiseModel::Gaussian { sigma: 0.01 },
-            },
+            problem: ProblemConfig::Galaxy { snr: [18.0, 220.0] },
             size: 48,
             batch: 32,
             reference: None,
