@@ -215,7 +215,7 @@ enum Command {
     },
     /// Galaxy shape measurement (the galaxy deconvolution paper's benchmark): the held-out galaxies
     /// of a `galaxy` experiment re-simulated at each SNR, reconstructed by the model, by
-    /// Richardson–Lucy and by Wiener deconvolution, and left as observed; prints the median
+    /// Richardson–Lucy, Wiener and Tikhonov deconvolution, and left as observed; prints the median
     /// |g_rec − g_true| of the reduced shear measured from Gaussian-weighted second moments
     /// (σ 0.6″ = 3 pixels), clipped at 1, per method and SNR; writes shear.json and shear.png.
     Shear {

@@ -13,4 +13,5 @@ pub use error::{DataError, FileContext};
 pub use readers::{Array, FastMriVolume, Image};
 pub use simulate::{
     Acquisition, CoilMapSource, CoilMaps, Measured, ProblemConfig, Simulation, SimulationVisitor, gaussian_psf,
+    tikhonov,
 };

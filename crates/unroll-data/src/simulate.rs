@@ -242,7 +242,7 @@ pub trait Simulation: Clone + Send + Sync + 'static {
 pub const TIKHONOV_WEIGHT: f64 = 1e-2;
 
 /// `argmin ‖Ax − y‖² + λ‖x‖²` by the operator's `prox_l2` at `z = 0` (closed form or CG).
-fn tikhonov<Op: LinearOperator>(op: &Op, y: Op::Range) -> Op::Domain {
+pub fn tikhonov<Op: LinearOperator>(op: &Op, y: Op::Range) -> Op::Domain {
     let z = op.adjoint(y.clone()).zeros_like();
     let gamma = Tensor::<1>::from_floats([1.0 / TIKHONOV_WEIGHT], &y.clone().to_channels().device());
     op.prox_l2(z, y, gamma)
@@ -822,8 +822,26 @@ impl Simulation for GalaxySimulation {
         "observation"
     }
 
+    /// Wiener deconvolution with each observation's own noise-to-signal ratio: the noise
+    /// variance `σ̂²` from the median absolute deviation (`σ̂ = 1.4826·MAD`; most pixels are sky)
+    /// over the signal power `mean(y²) − σ̂²` (a white-spectrum prior).
     fn baseline(&self, op: &Blur, y: Tensor<4>) -> Tensor<4> {
-        tikhonov(op, y)
+        let [n, ..] = y.dims();
+        let values = host(y.clone());
+        let nsr: Vec<f32> = values
+            .chunks(values.len() / n.max(1))
+            .map(|sample| {
+                let median = |v: &mut Vec<f32>| {
+                    v.sort_by(f32::total_cmp);
+                    v[v.len() / 2]
+                };
+                let centre = median(&mut sample.to_vec());
+                let sigma = 1.4826 * median(&mut sample.iter().map(|v| (v - centre).abs()).collect());
+                let power = sample.iter().map(|v| v * v).sum::<f32>() / sample.len() as f32 - sigma * sigma;
+                sigma * sigma / power.max(f32::MIN_POSITIVE.sqrt())
+            })
+            .collect();
+        op.wiener(y, Tensor::from_data(TensorData::new(nsr, [n]), &op.transfer().re.device()))
     }
 
     fn baseline_name(&self) -> &'static str {

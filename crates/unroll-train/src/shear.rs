@@ -1,8 +1,8 @@
 //! `unroll shear`: the shape-measurement benchmark of galaxy deconvolution (`pnp-admm-galaxy.md`
 //! §3.5). For each SNR bin, the held-out galaxies of a `galaxy` experiment are re-simulated at
 //! exactly that SNR and reconstructed by the model, by Richardson–Lucy at several iteration
-//! counts, by the problem's Wiener (Tikhonov) baseline, and left as observed ("no
-//! deconvolution"); the error of each is the median over galaxies of `|g_rec − g_true|`, the
+//! counts, by the problem's Wiener baseline (each observation's noise-to-signal ratio), by
+//! Tikhonov (`λ = 0.01`, CG on the linear blur), and left as observed ("no deconvolution"); the error of each is the median over galaxies of `|g_rec − g_true|`, the
 //! modulus of the difference of the reduced shears ([`ellipticity`]), clipped at 1.
 
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::prelude::*;
-use unroll_data::{ProblemConfig, Simulation, SimulationBatcher, SimulationVisitor, SplitDataset};
+use unroll_data::{ProblemConfig, Simulation, SimulationBatcher, SimulationVisitor, SplitDataset, tikhonov};
 use unroll_physics::{Physics, Signal};
 
 use crate::commands::{held_out, open_model};
@@ -70,7 +70,7 @@ pub fn shear(options: &ShearOptions) -> Result<ShearReport, TrainError> {
     }
     let (split, set) = held_out(&mut config, None)?;
     let shape = set.item_shape().expect("non-empty");
-    let mut names: Vec<String> = vec!["no deconvolution".into(), "Wiener".into()];
+    let mut names: Vec<String> = vec!["no deconvolution".into(), "Wiener".into(), "Tikhonov".into()];
     names.extend(options.richardson_lucy.iter().map(|k| format!("Richardson–Lucy ({k})")));
     names.push(format!("{} (model)", config.model.name()));
     let mut medians: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
@@ -141,18 +141,22 @@ struct ShearVisitor<'a, R> {
 }
 
 impl<R: Reconstruction> SimulationVisitor for ShearVisitor<'_, R> {
-    /// Per method (observation, Wiener, each RL, the model), the error of every galaxy.
+    /// Per method (observation, Wiener, Tikhonov, each RL, the model), the error of every galaxy.
     type Output = Result<Vec<Vec<f64>>, TrainError>;
 
     fn visit<S: Simulation>(self, simulation: S) -> Self::Output {
         const BATCH: usize = 32;
         let batcher = SimulationBatcher { simulation: simulation.clone() };
-        let mut errors = vec![Vec::new(); self.rl.len() + 3];
+        let mut errors = vec![Vec::new(); self.rl.len() + 4];
         let positions: Vec<usize> = (0..self.set.len()).collect();
         for chunk in positions.chunks(BATCH) {
             let batch = batcher.batch(self.set.items(chunk)?, self.device);
             let (op, y) = (&batch.op, batch.y.clone());
-            let mut estimates = vec![simulation.input_image(op, y.clone()), simulation.baseline(op, y.clone()).image()];
+            let mut estimates = vec![
+                simulation.input_image(op, y.clone()),
+                simulation.baseline(op, y.clone()).image(),
+                tikhonov(op, y.clone()).image(),
+            ];
             estimates.extend(self.rl.iter().map(|&k| RichardsonLucy(k).final_estimate(op, y.clone()).image()));
             estimates.push(self.model.final_estimate(op, y).image());
             let target = host(batch.target.clone().image());
