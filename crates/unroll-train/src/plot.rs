@@ -88,7 +88,16 @@ pub(crate) struct Curves {
 /// The panels side by side (each curve a line with dots while it has few points), written
 /// (atomically) to `path` as PNG.
 pub(crate) fn plot_curves(path: &Path, panels: Vec<Curves>) -> Result<(), TrainError> {
-    const PALETTE: [RGBColor; 4] = [MODEL, BASELINE, INPUT, LOSS_MEAN];
+    const PALETTE: [RGBColor; 8] = [
+        MODEL,
+        BASELINE,
+        INPUT,
+        LOSS_MEAN,
+        EPOCH_LOSS,
+        RGBColor(106, 61, 154),
+        RGBColor(177, 89, 40),
+        RGBColor(0, 0, 0),
+    ];
     let panels: Vec<Panel> = panels
         .into_iter()
         .map(|curves| Panel {
