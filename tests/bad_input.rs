@@ -195,6 +195,15 @@ fn malformed_configs_and_data_files_give_one_clear_error() {
     let with_source = |source: String| base.replace(&nifti_source, &source);
     let cut = truncated(&repo().join("datasets/galaxies/real_galaxy_PSF_images.fits"), d, "cut.fits");
     config("truncated_fits", with_source(format!("kind = \"fits\", path = \"{cut}\"")), &[], &["cut.fits", "HDU"]);
+    // A galaxy catalogue that is an image file, not a table.
+    let psfs = repo().join("datasets/galaxies/real_galaxy_PSF_images.fits");
+    let galaxies = format!("kind = \"galaxies\", catalog = \"{0}\", psfs = \"{0}\", per_galaxy = 1", s(&psfs));
+    config(
+        "galaxy_catalog_not_a_table",
+        with_source(galaxies),
+        &[],
+        &["real_galaxy_PSF_images.fits", "not a binary table"],
+    );
     let cut = truncated(&repo().join("datasets/ct/693_UNCI.dcm"), d, "cut.dcm");
     config("truncated_dicom", with_source(format!("kind = \"dicom\", path = \"{cut}\"")), &[], &["cut.dcm"]);
 

@@ -55,15 +55,19 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn new(image: &Image) -> Self {
+    /// `None` when no pixel is positive (no centroid).
+    fn new(image: &Image) -> Option<Self> {
         let pixels: Vec<f64> = image.data.iter().map(|&v| f64::from(v)).collect();
         let w = image.width;
         let positive: f64 = pixels.iter().map(|v| v.max(0.0)).sum();
+        if positive <= 0.0 {
+            return None;
+        }
         let moment = |axis: fn(usize, usize) -> f64| {
             pixels.iter().enumerate().map(|(i, v)| axis(i, w) * v.max(0.0)).sum::<f64>() / positive
         };
         let centre = [moment(|i, w| (i / w) as f64), moment(|i, w| (i % w) as f64)];
-        Self { pixels, shape: [image.height, image.width], centre }
+        Some(Self { pixels, shape: [image.height, image.width], centre })
     }
 
     /// The value at `(row, column)` arcsec from the centre.
@@ -128,11 +132,20 @@ impl GalaxyCatalog {
                 format!("has {} PSF images; the catalogue {} needs {}", kernels.len(), catalog.display(), fits.len());
             return Err(DataError::file(psfs, message));
         }
+        let stamp = |path: &Path, what: String, image: &Image| {
+            Stamp::new(image).ok_or_else(|| DataError::file(path, format!("{what} has no positive pixel")))
+        };
         let mut galaxies = Vec::new();
         for path in stamps {
-            galaxies.extend(readers::read_fits_images(path, None)?.iter().map(|image| Galaxy::Real(Stamp::new(image))));
+            for (i, image) in readers::read_fits_images(path, None)?.iter().enumerate() {
+                galaxies.push(Galaxy::Real(stamp(path, format!("image {i}"), image)?));
+            }
         }
         for (row, (fit, radius)) in fits.iter().zip(radii).enumerate() {
+            if fit.len() < 8 || radius.is_empty() {
+                let message = format!("row {row}: `sersicfit` needs 8 values and `hlr` at least 1");
+                return Err(DataError::file(catalog, message));
+            }
             let (n, q, phi, half_light_radius) = (fit[2], fit[3], fit[7], radius[0]);
             if !(n > 0.0 && q > 0.0 && q <= 1.0 && half_light_radius > 0.0 && phi.is_finite()) {
                 let message = format!(
@@ -142,19 +155,10 @@ impl GalaxyCatalog {
             }
             // GalSim clips the index to its supported range [0.3, 6.2].
             let n = n.clamp(0.3, 6.2);
-            galaxies.push(Galaxy::Sersic { n, half_light_radius, q, phi, psf: Stamp::new(&kernels[row]) });
+            let psf = stamp(psfs, format!("PSF image {row}"), &kernels[row])?;
+            galaxies.push(Galaxy::Sersic { n, half_light_radius, q, phi, psf });
         }
         Ok(Self { galaxies })
-    }
-
-    /// Number of distinct galaxies.
-    pub fn len(&self) -> usize {
-        self.galaxies.len()
-    }
-
-    /// Whether the catalogue is empty.
-    pub fn is_empty(&self) -> bool {
-        self.galaxies.is_empty()
     }
 
     /// `per_galaxy` random realisations of every galaxy as `size × size` images at
@@ -304,7 +308,13 @@ mod tests {
     fn a_round_unsheared_galaxy_is_centred_and_symmetric() {
         let psf = Image { channels: 1, height: 3, width: 3, data: vec![0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0] };
         let catalog = GalaxyCatalog {
-            galaxies: vec![Galaxy::Sersic { n: 1.0, half_light_radius: 0.5, q: 1.0, phi: 0.3, psf: Stamp::new(&psf) }],
+            galaxies: vec![Galaxy::Sersic {
+                n: 1.0,
+                half_light_radius: 0.5,
+                q: 1.0,
+                phi: 0.3,
+                psf: Stamp::new(&psf).unwrap(),
+            }],
         };
         let still = Realisation { rotation: 0.7, shear: [0.0, 0.0], magnification: 1.0, offset: [0.0, 0.0] };
         let size = 16;
