@@ -100,7 +100,8 @@ pub fn centre_crop(image: &[f32], [height, width]: [usize; 2], [h, w]: [usize; 2
     (top..top + h).flat_map(|r| image[r * width + left..r * width + left + w].iter().copied()).collect()
 }
 
-fn host(t: Tensor<4>) -> Vec<f32> {
+/// Host copy of a tensor.
+pub(crate) fn host(t: Tensor<4>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
 }
 

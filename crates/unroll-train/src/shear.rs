@@ -16,7 +16,7 @@ use unroll_physics::{Physics, Signal};
 use crate::commands::{held_out, open_model};
 use crate::config::ExperimentConfig;
 use crate::error::TrainError;
-use crate::evaluate::Reconstruction;
+use crate::evaluate::{Reconstruction, host};
 use crate::files::write_atomic;
 use crate::metrics::ellipticity;
 use crate::plot::{Curves, plot_curves};
@@ -181,8 +181,4 @@ fn shear_error(truth: &[f32], recon: &[f32], shape: [usize; 2]) -> f64 {
         (Some(t), Some(r)) => ((t[0] - r[0]).powi(2) + (t[1] - r[1]).powi(2)).sqrt().min(1.0),
         _ => 1.0,
     }
-}
-
-fn host(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data")
 }

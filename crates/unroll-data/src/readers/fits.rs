@@ -6,6 +6,7 @@
 use std::io::Cursor;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use fitsrs::card::Value;
 use fitsrs::hdu::header::ValueMap;
@@ -123,7 +124,7 @@ pub fn read_fits_table(path: impl AsRef<Path>, hdu: usize, names: &[&str]) -> Re
             offset += bytes;
         }
         let start = unit.get_data_unit_byte_offset() as usize;
-        let bytes = read_maybe_gz(path)?;
+        let bytes = &file.bytes;
         if start + row_bytes * rows > bytes.len() {
             return Err(error(format!("the table of {rows} rows of {row_bytes} bytes runs past the end of the file")));
         }
@@ -203,7 +204,9 @@ pub(crate) fn describe_fits(path: &Path) -> Result<String> {
 /// A FITS file's HDUs, read in order.
 struct FitsFile<'a> {
     path: &'a Path,
-    fits: Fits<Cursor<Vec<u8>>>,
+    fits: Fits<Cursor<Arc<[u8]>>>,
+    /// The file's bytes (shared with `fits`), for the table columns fitsrs does not decode.
+    bytes: Arc<[u8]>,
     /// The file's length in bytes.
     len: u64,
     /// Where the next HDU would start: after the last one's data, padded to a 2880-byte block.
@@ -219,7 +222,8 @@ impl<'a> FitsFile<'a> {
             return Err(DataError::file(path, "not a FITS file (it does not start with `SIMPLE  =`)"));
         }
         let len = bytes.len() as u64;
-        Ok(Self { path, fits: Fits::from_reader(Cursor::new(bytes)), len, next_start: 0, count: 0 })
+        let bytes: Arc<[u8]> = bytes.into();
+        Ok(Self { path, fits: Fits::from_reader(Cursor::new(bytes.clone())), bytes, len, next_start: 0, count: 0 })
     }
 
     /// The next HDU and its index, `None` at the end of the file; an error if it is corrupt or
