@@ -317,13 +317,9 @@ mod tests {
     use burn::tensor::Distribution;
     use unroll_physics::{CompressedSensing, LinearOperator};
 
-    use crate::test_support::{dense, solve};
+    use crate::test_support::{dense, host, solve};
 
     use super::*;
-
-    fn host(t: Tensor<4>) -> Vec<f64> {
-        t.into_data().convert::<f64>().try_into_vec::<f64>().unwrap()
-    }
 
     #[test]
     fn parameter_count_matches_the_reference() {

@@ -387,10 +387,7 @@ mod tests {
     use unroll_physics::{BlurBoundary, Signal};
 
     use super::*;
-
-    fn host(t: Tensor<4>) -> Vec<f64> {
-        t.into_data().convert::<f64>().try_to_vec::<f64>().unwrap()
-    }
+    use crate::test_support::host;
 
     /// For a circular blur the x-update is the exact minimiser of
     /// `½‖y − k∗x‖² + uᵀ(x − z) + ρ/2‖x − z‖²`: `(AᵀA + ρI)x = Aᵀy + ρz − u`, checked by

@@ -48,3 +48,8 @@ pub fn solve(mut m: Vec<f64>, mut b: Vec<f64>) -> Vec<f64> {
     }
     x
 }
+
+/// Host copy of a tensor, as f64.
+pub fn host(t: Tensor<4>) -> Vec<f64> {
+    t.into_data().convert::<f64>().try_to_vec::<f64>().expect("f64 data")
+}
