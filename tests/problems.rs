@@ -426,17 +426,21 @@ fn lpn_trains_both_stages_on_digits_through_the_cli() {
         ),
     )
     .unwrap();
-    let pnp = |solver: &str, gammas: &str, report: &std::path::Path| {
-        let args = ["pnp", "--denoiser", s(&package), "--experiment", s(&deblur), "--solver", solver];
-        ok(&unroll(&[&args[..], &["--iterations", "3", "--gamma", gammas, "--out", s(report)]].concat(), dir.path()))
+    let pnp = |solver: &str, gammas: &str, report: &std::path::Path, set: &str| {
+        let experiment = ["pnp", "--denoiser", s(&package), "--experiment", s(&deblur), "--set", set];
+        let rest = ["--solver", solver, "--iterations", "3", "--gamma", gammas, "--out", s(report)];
+        unroll(&[&experiment[..], &rest[..]].concat(), dir.path())
     };
+    // `--set` reaches the experiment file: an unknown key is refused by name.
+    let refused = fails(&pnp("pgd", "1", &dir.path().join("unused"), "data.problem.radius=3"));
+    assert!(refused.contains("radius"), "{refused}");
     let report = dir.path().join("pnp_pgd");
-    assert!(pnp("pgd", "1", &report).contains("Wiener"));
+    assert!(ok(&pnp("pgd", "1", &report, "data.problem.sigma=[2.0, 2.0]")).contains("Wiener"));
     let psnr = json(&report.join("metrics.json"))["mean"]["recon"]["psnr"].as_f64().unwrap();
     assert!(psnr.is_finite(), "PnP-PGD: PSNR {psnr}");
     // A sweep over γ: one report per value and their means side by side.
     let report = dir.path().join("pnp_admm");
-    assert!(pnp("admm", "1,4", &report).contains("γ sweep"));
+    assert!(ok(&pnp("admm", "1,4", &report, "data.problem.noise.sigma=0.04")).contains("γ sweep"));
     let sweep = json(&report.join("sweep.json"));
     assert_eq!(sweep.as_array().map(Vec::len), Some(2), "{sweep}");
     for (entry, gamma) in sweep.as_array().unwrap().iter().zip(["1", "4"]) {

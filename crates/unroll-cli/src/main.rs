@@ -196,6 +196,10 @@ enum Command {
         /// The experiment whose problem and held-out (test) images are reconstructed.
         #[arg(long)]
         experiment: PathBuf,
+        /// Override a key of the experiment file, e.g. --set data.problem.sigma=2.0 (repeatable;
+        /// as for `train`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
         /// The splitting scheme.
         #[arg(long, value_enum, default_value_t = Solver::Admm)]
         solver: Solver,
@@ -291,8 +295,17 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             let out = out.unwrap_or_else(|| model.join("prior"));
             prior::prior(&PriorOptions { model, data, limit, perturb, iterations, tolerance, out })?;
         }
-        Command::Pnp { denoiser, experiment, solver, iterations, gamma, data, out } => {
-            pnp::pnp(&PnpOptions { denoiser, experiment, solver, iterations, gammas: gamma, data, out })?;
+        Command::Pnp { denoiser, experiment, set, solver, iterations, gamma, data, out } => {
+            pnp::pnp(&PnpOptions {
+                denoiser,
+                experiment,
+                overrides: set,
+                solver,
+                iterations,
+                gammas: gamma,
+                data,
+                out,
+            })?;
         }
         Command::Shear { model, experiment, snr, richardson_lucy, out } => {
             let out = out.unwrap_or_else(|| model.join("shear"));

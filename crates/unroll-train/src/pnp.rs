@@ -43,6 +43,8 @@ pub struct PnpOptions {
     pub denoiser: PathBuf,
     /// The experiment whose problem and held-out images are reconstructed.
     pub experiment: PathBuf,
+    /// `key=value` overrides of the experiment file (as `unroll train --set`).
+    pub overrides: Vec<String>,
     pub solver: Solver,
     /// Iterations `K`.
     pub iterations: usize,
@@ -153,7 +155,7 @@ pub fn pnp(options: &PnpOptions) -> Result<Vec<(f64, EvalSummary)>, TrainError> 
             denoiser_config.data.problem.name()
         )));
     }
-    let mut config = ExperimentConfig::load(&options.experiment, &[])?;
+    let mut config = ExperimentConfig::load(&options.experiment, &options.overrides)?;
     if config.data.problem.family() == Family::Mri {
         return Err(config.error("pnp reconstructs real images; the problem is multi-coil MRI (complex images)"));
     }
