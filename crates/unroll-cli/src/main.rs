@@ -196,7 +196,7 @@ enum Command {
         /// The experiment whose problem and held-out (test) images are reconstructed.
         #[arg(long)]
         experiment: PathBuf,
-        /// Override a key of the experiment file, e.g. --set data.problem.sigma=2.0 (repeatable;
+        /// Override a key of the experiment file, e.g. --set data.problem.noise.sigma=0.04 (repeatable;
         /// as for `train`).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
