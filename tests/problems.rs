@@ -429,13 +429,15 @@ fn lpn_trains_both_stages_on_digits_through_the_cli() {
     let pnp = |solver: &str, gammas: &str, report: &std::path::Path, set: &str| {
         let experiment = ["pnp", "--denoiser", s(&package), "--experiment", s(&deblur), "--set", set];
         let rest = ["--solver", solver, "--iterations", "3", "--gamma", gammas, "--out", s(report)];
-        unroll(&[&experiment[..], &rest[..]].concat(), dir.path())
+        let clip: &[&str] = if solver == "pgd" { &["--clip"] } else { &[] };
+        unroll(&[&experiment[..], &rest[..], clip].concat(), dir.path())
     };
     // `--set` reaches the experiment file: an unknown key is refused by name.
     let refused = fails(&pnp("pgd", "1", &dir.path().join("unused"), "data.problem.radius=3"));
     assert!(refused.contains("radius"), "{refused}");
     let report = dir.path().join("pnp_pgd");
-    assert!(ok(&pnp("pgd", "1", &report, "data.problem.sigma=[2.0, 2.0]")).contains("Wiener"));
+    let printed = ok(&pnp("pgd", "1", &report, "data.problem.sigma=[2.0, 2.0]"));
+    assert!(printed.contains("Wiener") && printed.contains("clipped to [0, 1]"), "{printed}");
     let psnr = json(&report.join("metrics.json"))["mean"]["recon"]["psnr"].as_f64().unwrap();
     assert!(psnr.is_finite(), "PnP-PGD: PSNR {psnr}");
     // A sweep over γ: one report per value and their means side by side.

@@ -210,6 +210,11 @@ enum Command {
         /// (--gamma 0.5,1,2) runs each, writes each report into <out>/gamma_<γ> and sweep.json.
         #[arg(long, value_delimiter = ',', default_value = "1")]
         gamma: Vec<f64>,
+        /// Project every denoised estimate onto [0, 1], the range of the training images (the
+        /// reference's box constraint for compressed sensing; keeps a denoiser that is not
+        /// rescaled, such as an LPN, inside the range it was trained on).
+        #[arg(long)]
+        clip: bool,
         /// Reconstruct all images of this path instead (the experiment's kind of source).
         #[arg(long)]
         data: Option<PathBuf>,
@@ -295,7 +300,7 @@ fn run(cli: Cli) -> Result<(), TrainError> {
             let out = out.unwrap_or_else(|| model.join("prior"));
             prior::prior(&PriorOptions { model, data, limit, perturb, iterations, tolerance, out })?;
         }
-        Command::Pnp { denoiser, experiment, set, solver, iterations, gamma, data, out } => {
+        Command::Pnp { denoiser, experiment, set, solver, iterations, gamma, clip, data, out } => {
             pnp::pnp(&PnpOptions {
                 denoiser,
                 experiment,
@@ -303,6 +308,7 @@ fn run(cli: Cli) -> Result<(), TrainError> {
                 solver,
                 iterations,
                 gammas: gamma,
+                clip,
                 data,
                 out,
             })?;

@@ -9,6 +9,9 @@
 //!   returns `z_K`;
 //! - PGD: `x_k = D(x_{k−1} − γ·Aᴴ(Ax_{k−1} − y))`; returns `x_K`.
 //!
+//! With `clip`, `D` is followed by the projection onto `[0, 1]`, the range of the training images
+//! (the reference's box constraint in compressed sensing, and its PGD variant's clip).
+//!
 //! `D` is the denoiser under its own normalisation ([`crate::normalise`]), on the whole image when
 //! the image has the denoiser's training size, otherwise patch-wise: patches of that size at
 //! half-patch strides (the last one flush with the edge), overlaps averaged (the reference's CT
@@ -51,6 +54,8 @@ pub struct PnpOptions {
     /// ADMM: the data weight γ of the x-step; PGD: the step γ. Several values: each is run, and
     /// the report of each goes to `out/gamma_<γ>`.
     pub gammas: Vec<f64>,
+    /// Project every denoised estimate onto `[0, 1]`.
+    pub clip: bool,
     /// Images to reconstruct instead of the experiment's held-out split.
     pub data: Option<PathBuf>,
     /// Report folder.
@@ -65,11 +70,19 @@ pub struct PlugAndPlay {
     solver: Solver,
     iterations: usize,
     gamma: f64,
+    clip: bool,
 }
 
 impl PlugAndPlay {
-    /// `D(v)` for `v: [N, C, H, W]` with `H, W` at least the patch size.
+    /// `D(v)` for `v: [N, C, H, W]` with `H, W` at least the patch size, clipped to `[0, 1]` if
+    /// asked.
     fn denoise(&self, v: Tensor<4>) -> Tensor<4> {
+        let denoised = self.denoise_patches(v);
+        if self.clip { denoised.clamp(0.0, 1.0) } else { denoised }
+    }
+
+    /// `D(v)`, patch-wise when `v` is larger than the denoiser's size (see the module docs).
+    fn denoise_patches(&self, v: Tensor<4>) -> Tensor<4> {
         let [n, c, h, w] = v.dims();
         let [ph, pw] = self.patch;
         if [h, w] == [ph, pw] {
@@ -167,15 +180,22 @@ pub fn pnp(options: &PnpOptions) -> Result<Vec<(f64, EvalSummary)>, TrainError> 
              and patches of {ph}×{pw}, so it needs {channels} channel(s) and at least that size"
         )));
     }
-    let mut solver =
-        PlugAndPlay { denoiser, patch: [ph, pw], solver: options.solver, iterations: options.iterations, gamma: 0.0 };
+    let mut solver = PlugAndPlay {
+        denoiser,
+        patch: [ph, pw],
+        solver: options.solver,
+        iterations: options.iterations,
+        gamma: 0.0,
+        clip: options.clip,
+    };
     let mut summaries = Vec::with_capacity(options.gammas.len());
     for &gamma in &options.gammas {
         solver.gamma = gamma;
         let label = format!(
-            "PnP-{:?} ({} iterations, γ {gamma}) with `{name}` from {} on {} ({split:?} split)",
+            "PnP-{:?} ({} iterations, γ {gamma}{}) with `{name}` from {} on {} ({split:?} split)",
             options.solver,
             options.iterations,
+            if options.clip { ", clipped to [0, 1]" } else { "" },
             options.denoiser.display(),
             config.name()
         );
