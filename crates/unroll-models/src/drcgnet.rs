@@ -366,16 +366,15 @@ mod tests {
                     }
                 }
                 let w = solve(matrix, ysample.to_vec());
-                let expected: Vec<f64> = (0..n)
-                    .map(|j| ps[j] * zn[j] * (0..m).map(|i| a[i * n + j] * w[i]).sum::<f64>())
-                    .collect();
+                let expected: Vec<f64> =
+                    (0..n).map(|j| ps[j] * zn[j] * (0..m).map(|i| a[i * n + j] * w[i]).sum::<f64>()).collect();
                 let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|e| e * e).sum::<f64>().sqrt();
                 let error = norm(&mut (0..n).map(|j| u[s * n + j] - expected[j]));
                 let max_pz = (0..n).map(|j| (ps[j] * zn[j]).abs()).fold(0.0, f64::max);
                 let y_norm = norm(&mut ysample.iter().copied());
                 // The stopping rule's bound, plus f32 rounding of the result.
-                let bound = max_pz * a_frobenius * CG_TOLERANCE * y_norm / lambda
-                    + 1e-5 * norm(&mut expected.iter().copied());
+                let bound =
+                    max_pz * a_frobenius * CG_TOLERANCE * y_norm / lambda + 1e-5 * norm(&mut expected.iter().copied());
                 assert!(error <= bound, "sample {s}: ‖u − u*‖ = {error:e} > {bound:e}");
             }
         }
