@@ -335,6 +335,9 @@ mod tests {
     /// `‖r‖ ≤ tol·‖y‖`, so `‖w − w*‖ ≤ tol·‖y‖/λ` (M ⪰ λI) and `‖u − u*‖ ≤ max|pz|·‖A‖_F·tol·‖y‖/λ`.
     #[test]
     fn the_u_step_matches_a_dense_solve() {
+        fn norm(v: impl Iterator<Item = f64>) -> f64 {
+            v.map(|e| e * e).sum::<f64>().sqrt()
+        }
         let device = Device::flex();
         let (n, m) = (4 * 4, 7);
         let cs = CompressedSensing::gaussian(m, [1, 4, 4], 3, &device);
@@ -368,13 +371,12 @@ mod tests {
                 let w = solve(matrix, ysample.to_vec());
                 let expected: Vec<f64> =
                     (0..n).map(|j| ps[j] * zn[j] * (0..m).map(|i| a[i * n + j] * w[i]).sum::<f64>()).collect();
-                let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|e| e * e).sum::<f64>().sqrt();
-                let error = norm(&mut (0..n).map(|j| u[s * n + j] - expected[j]));
+                let error = norm((0..n).map(|j| u[s * n + j] - expected[j]));
                 let max_pz = (0..n).map(|j| (ps[j] * zn[j]).abs()).fold(0.0, f64::max);
-                let y_norm = norm(&mut ysample.iter().copied());
+                let y_norm = norm(ysample.iter().copied());
                 // The stopping rule's bound, plus f32 rounding of the result.
                 let bound =
-                    max_pz * a_frobenius * CG_TOLERANCE * y_norm / lambda + 1e-5 * norm(&mut expected.iter().copied());
+                    max_pz * a_frobenius * CG_TOLERANCE * y_norm / lambda + 1e-5 * norm(expected.iter().copied());
                 assert!(error <= bound, "sample {s}: ‖u − u*‖ = {error:e} > {bound:e}");
             }
         }
