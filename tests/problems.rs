@@ -467,7 +467,7 @@ fn lpn_toy_learns_a_shrinkage() {
     assert!(out.join("toy.png").exists() && out.join("toy.csv").exists());
 }
 
-/// DR-CG-Net (a small configuration) trains on compressed sensing and CT past the adjoint input,
+/// DR-CG-Net (a small configuration) trains on compressed sensing (DCT basis) and CT past the adjoint input,
 /// evaluates, exports and infers; it is refused for MRI, which has no real-image view.
 #[test]
 fn drcgnet_trains_on_compressed_sensing_and_ct_and_is_refused_for_mri() {
@@ -475,13 +475,19 @@ fn drcgnet_trains_on_compressed_sensing_and_ct_and_is_refused_for_mri() {
     let pgd = "kind = \"unrolled_pgd\"\niterations = 2\nfeatures = 8\nlayers = 3";
     let drcgnet = "kind = \"drcgnet\"\niterations = 2\nz_steps = 2\ndepth = 3\nfeatures = 8\ncg_iterations = 10\ncovariance = { kind = \"const\", initial = 10.0 }";
     let mri = "kind = \"multicoil_mri\"\ncoils = 4\nmask = { kind = \"equispaced_fraction\", acceleration = 4.0, center_fraction = 0.1 }";
+    // Compressed sensing in the DCT basis (as the reference runs it), CT in pixels.
     let problems = [
-        ("cs", "kind = \"compressed_sensing\"\nratio = 0.25\nnoise = { kind = \"snr\", db = 40.0 }"),
-        ("ct", "kind = \"tomography\"\nangles = 30\nnoise = { kind = \"snr\", db = 40.0 }"),
+        (
+            "cs",
+            "kind = \"compressed_sensing\"\nratio = 0.25\nnoise = { kind = \"snr\", db = 40.0 }",
+            "\nbasis = \"dct\"",
+        ),
+        ("ct", "kind = \"tomography\"\nangles = 30\nnoise = { kind = \"snr\", db = 40.0 }", ""),
     ];
-    for (name, problem) in problems {
+    for (name, problem, basis) in problems {
         let exp = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&exp, tiny_experiment_text(6).replace(pgd, drcgnet).replace(mri, problem)).unwrap();
+        let model = format!("{drcgnet}{basis}");
+        std::fs::write(&exp, tiny_experiment_text(6).replace(pgd, &model).replace(mri, problem)).unwrap();
         let run = dir.path().join(name);
         ok(&unroll(&["train", s(&exp), "--out", s(&run)], dir.path()));
         let last = &json(&run.join("summary.json"))["last"]["val"];

@@ -16,6 +16,11 @@
 //!   `z = r + W(r)`) or as `−η∇R` (PGD: `z = r + W(z)`), then `z = relu(z)`; and `u_k = T(z_k)`;
 //! - the output `x = z_K ⊙ u_K`, refined by one more ISTA sub-step with `u = 1` (no projection).
 //!
+//! With `basis = "dct"` the network estimates the coefficients `c = z ⊙ u` of the image in the
+//! orthonormal 2-D DCT, `x = Φc`: every `A` above becomes `AΦ` (so `z₀ = ΦᵀAᵀy` clipped), and
+//! each returned estimate is mapped back to an image by `Φ` (the reference's `use_sparsity` with
+//! Φ = DCT, which its compressive-sensing figure uses).
+//!
 //! Every sub-step has its own CNN (`D` 3×3 convolutions without bias, 32 features, ReLU between;
 //! the last one starts at zero, so each sub-step starts as its data step). `P_u` is learned and
 //! shared: `max(p, ε)·I` (`const`) or `diag(max(d, ε))` (`diag`), ε = 1e-4; λ is fixed. Returns
@@ -24,7 +29,7 @@
 use burn::module::Param;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use unroll_physics::{Physics, Signal};
+use unroll_physics::{Dct2, LinearOperator, Physics, Signal};
 
 use crate::blocks::ResidualCnn;
 use crate::reconstructor::Reconstructor;
@@ -60,6 +65,17 @@ pub enum Covariance {
         /// Initial `d` of every pixel.
         initial: f64,
     },
+}
+
+/// The representation `c` the network estimates, with `x = Φc`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// The pixels themselves (`Φ = I`, the reference's default).
+    #[default]
+    Pixel,
+    /// The orthonormal 2-D DCT-II of each channel ([`Dct2`]).
+    Dct,
 }
 
 impl Default for Covariance {
@@ -107,6 +123,9 @@ pub struct DrCgNetConfig {
     /// Conjugate-gradient iterations of each u-step.
     #[serde(default = "twenty")]
     pub cg_iterations: usize,
+    /// Pixels or DCT coefficients.
+    #[serde(default)]
+    pub basis: Basis,
 }
 
 fn three() -> usize {
@@ -142,6 +161,7 @@ impl Default for DrCgNetConfig {
             gradient_clip: one(),
             refinement: true,
             cg_iterations: twenty(),
+            basis: Basis::default(),
         }
     }
 }
@@ -184,6 +204,7 @@ impl DrCgNetConfig {
             gradient_clip: self.gradient_clip,
             refinement: self.refinement,
             cg_iterations: self.cg_iterations,
+            dct: self.basis == Basis::Dct,
         }
     }
 }
@@ -205,6 +226,8 @@ pub struct DrCgNet {
     gradient_clip: f64,
     refinement: bool,
     cg_iterations: usize,
+    /// Coefficients in the DCT rather than pixels.
+    dct: bool,
 }
 
 /// `A` and `Aᵀ` on real images `[N, C, H, W]` and measurements.
@@ -286,14 +309,28 @@ impl DrCgNet {
 impl<Op: Physics> Reconstructor<Op> for DrCgNet {
     fn reconstruct(&self, op: &Op, y: Op::Range) -> Vec<Op::Domain> {
         let view = op.real().expect("DR-CG-Net needs the real-image view (checked when the config is loaded)");
-        let real = RealOperator {
-            forward: |x: Tensor<4>| (view.measurement.to)(op.forward((view.image.from)(x))),
-            adjoint: |r: Tensor<4>| (view.image.to)(op.adjoint((view.measurement.from)(r))),
-        };
+        let adjoint = |r: Tensor<4>| (view.image.to)(op.adjoint((view.measurement.from)(r)));
         let y = (view.measurement.to)(y);
+        let aty = adjoint(y.clone());
+        let basis = self.dct.then(|| {
+            let [.., h, w] = aty.dims();
+            Dct2::new(h, w, &aty.device())
+        });
+        let synthesis = |c: Tensor<4>| match &basis {
+            Some(b) => b.forward(c),
+            None => c,
+        };
+        let analysis = |x: Tensor<4>| match &basis {
+            Some(b) => b.adjoint(x),
+            None => x,
+        };
+        let real = RealOperator {
+            forward: |c: Tensor<4>| (view.measurement.to)(op.forward((view.image.from)(synthesis(c)))),
+            adjoint: |r: Tensor<4>| analysis(adjoint(r)),
+        };
         let p = self.covariance();
         let u_step = |z: Tensor<4>| real.tikhonov_u(z, y.clone(), p.clone(), self.tikhonov, self.cg_iterations);
-        let mut z = (real.adjoint)(y.clone()).clamp(0.0, self.z_max);
+        let mut z = analysis(aty).clamp(0.0, self.z_max);
         let mut u = u_step(z.clone());
         let mut iterates = Vec::with_capacity(self.iterations + 1);
         for k in 0..self.iterations {
@@ -308,7 +345,7 @@ impl<Op: Physics> Reconstructor<Op> for DrCgNet {
             let ones = c.ones_like();
             iterates.push(self.substep(&real, self.iterations * self.z_steps, c, ones, y, false));
         }
-        iterates.into_iter().map(view.image.from).collect()
+        iterates.into_iter().map(|c| (view.image.from)(synthesis(c))).collect()
     }
 }
 

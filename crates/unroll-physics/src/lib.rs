@@ -10,6 +10,7 @@
 pub mod blur;
 pub mod coils;
 pub mod complex;
+pub mod dct;
 pub mod family;
 pub mod fft;
 pub mod host_fft;
@@ -23,6 +24,7 @@ pub mod simple;
 
 pub use blur::{Blur, BlurBoundary};
 pub use complex::Complex;
+pub use dct::Dct2;
 pub use family::{BlurView, Family, MriView, Physics, RealView, Same, ViewKind};
 pub use fft::{Fft2, FftDirection, FftEngine, FftNorm};
 pub use masks::{MaskConfig, SamplingMask};

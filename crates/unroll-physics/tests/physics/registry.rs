@@ -11,8 +11,8 @@ use burn::prelude::*;
 use unroll_physics::coils::birdcage_maps;
 use unroll_physics::operator::{norms, to_vec};
 use unroll_physics::{
-    Blur, BlurBoundary, Complex, CompressedSensing, Fft2, FftNorm, Identity, Inpainting, LinearOperator, MaskConfig,
-    MultiCoilMri, Physics, Radon, Scaled, Signal, ViewKind,
+    Blur, BlurBoundary, Complex, CompressedSensing, Dct2, Fft2, FftNorm, Identity, Inpainting, LinearOperator,
+    MaskConfig, MultiCoilMri, Physics, Radon, Scaled, Signal, ViewKind,
 };
 
 use crate::common::devices;
@@ -200,6 +200,9 @@ fn every_operator_passes_the_registry_checks() {
             check(&label("inpainting"), &device, |d| {
                 let mask = randn4([BATCH, 1, h, w], 9, d).greater_elem(0.0).float();
                 (Inpainting::new(mask), randn4([BATCH, 2, h, w], 1, d), randn4([BATCH, 2, h, w], 2, d))
+            });
+            check(&label("dct basis"), &device, |d| {
+                (Dct2::new(h, w, d), randn4([BATCH, 2, h, w], 1, d), randn4([BATCH, 2, h, w], 2, d))
             });
             check(&label("identity"), &device, |d| {
                 (Identity, randn4([BATCH, 3, h, w], 1, d), randn4([BATCH, 3, h, w], 2, d))
